@@ -1,0 +1,105 @@
+"""The only way anyone runs the checks: `nox` runs every default session.
+
+Sessions install the built wheel, never the source tree, so the tests see
+what users get. The interpreters come from the classifiers in
+pyproject.toml; a missing one is skipped on a user's machine.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.4.15"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_oldest", "examples"]
+nox.options.error_on_missing_interpreters = False
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+PYTHONS = nox.project.python_versions(PYPROJECT)
+OLDEST_PYTHON = PYTHONS[0]
+
+
+def _floors() -> list[str]:
+    """The lowest versions pyproject.toml admits, pinned: trio==X, pyzmq==Y."""
+    pins = []
+    for requirement in PYPROJECT["project"]["dependencies"]:
+        name, _, floor = requirement.partition(">=")
+        pins.append(f"{name.strip()}=={floor.strip()}")
+    return pins
+
+
+def _group(name: str) -> list[str]:
+    return list(PYPROJECT["dependency-groups"][name])
+
+
+def _install_wheel(session: nox.Session, *extra: str) -> None:
+    """Build the project's wheel and install it with *extra* packages."""
+    wheel_dir = Path(session.create_tmp()) / "dist"
+    session.run(
+        "uv", "build", "--wheel", "-q", "--out-dir", str(wheel_dir), str(ROOT), external=True
+    )
+    wheels = sorted(wheel_dir.glob("trio_zmq-*.whl"), key=os.path.getmtime)
+    session.install(str(wheels[-1]), *extra)
+
+
+def _pytest(session: nox.Session) -> None:
+    session.run("pytest", *session.posargs, env={"PYTHONDEVMODE": "1"})
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The test suite on each Python, with the newest trio and pyzmq."""
+    _install_wheel(session, *_group("test"))
+    _pytest(session)
+
+
+@nox.session(python=OLDEST_PYTHON)
+def tests_oldest(session: nox.Session) -> None:
+    """The test suite with the lowest trio and pyzmq that pyproject.toml allows."""
+    _install_wheel(session, *_group("test"), *_floors())
+    session.run(
+        "python",
+        "-c",
+        "import trio, zmq; print('trio', trio.__version__, 'pyzmq', zmq.__version__)",
+    )
+    _pytest(session)
+
+
+@nox.session(python=PYTHONS[-1])
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", str(ROOT))
+    session.run("ruff", "format", "--check", str(ROOT))
+
+
+@nox.session(python=PYTHONS[-1])
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    _install_wheel(session, *_group("typecheck"))
+    session.run("mypy", "--strict", str(ROOT / "trio_zmq"))
+
+
+@nox.session(python=PYTHONS[-1])
+def examples(session: nox.Session) -> None:
+    """Run every example to completion, each with a time limit."""
+    _install_wheel(session)
+    for example in sorted((ROOT / "examples").glob("*.py")):
+        session.log(f"example: {example.name}")
+        session.run("python", "-X", "dev", str(example), env={"PYTHONWARNINGS": "error"})
+
+
+@nox.session(python=PYTHONS[-1])
+def bench(session: nox.Session) -> None:
+    """The side-by-side benchmark (pass --quick for a short run)."""
+    _install_wheel(session)
+    session.run("trio-zmq", "bench", *session.posargs)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run this file with nox")

@@ -1,0 +1,164 @@
+"""``trio_zmq.Context``: socket lifetimes and context termination."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, final
+
+import trio
+import zmq
+
+from ._socket import Socket
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+__all__ = ["DEFAULT_LINGER", "Context"]
+
+#: Milliseconds a socket made by a :class:`Context` keeps trying to deliver
+#: queued messages once closed, unless given its own ``linger``. libzmq's
+#: default is forever, which makes terminating a context hang whenever a peer
+#: is gone; this bounds how long leaving ``async with Context()`` can take.
+DEFAULT_LINGER = 1000
+
+
+@final
+class Context:
+    """A ZeroMQ context for Trio programs: makes sockets and owns their lifetime.
+
+    Use it as an async context manager. Leaving the block closes every socket
+    the context made that is still open, then terminates the ZeroMQ context
+    in a worker thread, so the Trio run keeps going meanwhile. Sockets made
+    here get ``linger=DEFAULT_LINGER`` (1 s) unless told otherwise, so leaving
+    waits at most that long for queued messages to go out, never forever.
+    If leaving happens in a cancelled scope, the context is destroyed with
+    linger 0: queued messages are dropped and the block exits promptly.
+
+    Args:
+        io_threads: libzmq I/O threads.
+        linger: default ``LINGER`` (ms) of the sockets this context makes.
+    """
+
+    __slots__ = ("__weakref__", "_closed", "_ctx", "_linger", "_owned", "_sockets")
+
+    def __init__(self, io_threads: int = 1, *, linger: int = DEFAULT_LINGER) -> None:
+        self._ctx: zmq.Context[Any] = zmq.Context(io_threads)
+        self._owned = True
+        self._init(linger)
+
+    def _init(self, linger: int) -> None:
+        self._linger = linger
+        self._sockets: dict[Socket, None] = {}  # insertion-ordered set
+        self._closed = False
+
+    @classmethod
+    def from_context(cls, context: zmq.Context[Any], *, linger: int = DEFAULT_LINGER) -> Context:
+        """Wrap an existing pyzmq context without owning its termination.
+
+        Leaving the wrapper's ``async with`` closes the sockets it made, and
+        leaves *context* itself running.
+        """
+        if not isinstance(context, zmq.Context):
+            raise TypeError(f"from_context() takes a zmq.Context, not {type(context).__name__}")
+        self = object.__new__(cls)
+        self._ctx = context
+        self._owned = False
+        self._init(linger)
+        return self
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._sockets)} sockets"
+        return f"<trio_zmq.Context {state} at {id(self):#x}>"
+
+    @property
+    def underlying(self) -> zmq.Context[Any]:
+        """The wrapped ``zmq.Context``."""
+        return self._ctx
+
+    @property
+    def closed(self) -> bool:
+        """Whether this context was closed (and, if it owns one, terminated)."""
+        return self._closed
+
+    def socket(self, socket_type: int, **options: Any) -> Socket:
+        """Make a socket of *socket_type* (``zmq.REQ``, ``zmq.PUB``, ...).
+
+        Options are socket options by lower-case name, set in the order given:
+        ``ctx.socket(zmq.SUB, subscribe=b"", rcvhwm=10)``. The socket is
+        returned at once and closed when the context closes, if not before.
+
+        Raises:
+            trio.ClosedResourceError: the context is closed.
+            AttributeError, zmq.ZMQError, TypeError: a bad option; no socket
+                is left behind.
+        """
+        if self._closed:
+            raise trio.ClosedResourceError("this context was already closed")
+        try:
+            zsock = self._ctx.socket(socket_type)
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.ETERM or self._ctx.closed:
+                raise trio.ClosedResourceError("the underlying zmq.Context was terminated") from exc
+            raise
+        try:
+            zsock.linger = options.pop("linger", self._linger)
+            sock = Socket._wrap(zsock, self)
+            for name, value in options.items():
+                setattr(sock, name, value)
+        except BaseException:
+            zsock.close(linger=0)
+            raise
+        self._sockets[sock] = None
+        return sock
+
+    def _forget(self, sock: Socket) -> None:
+        self._sockets.pop(sock, None)
+
+    def _close_sockets(self, linger: int | None) -> None:
+        for sock in list(self._sockets):
+            sock.close(linger)
+        self._sockets.clear()
+
+    def destroy(self, linger: int | None = None) -> None:
+        """Close every socket this context made, then terminate it (blocking).
+
+        Prefer ``async with`` or :meth:`aclose`, which do not block the run.
+        """
+        self._closed = True
+        self._close_sockets(linger)
+        if self._owned:
+            self._ctx.term()
+
+    async def aclose(self) -> None:
+        """Close this context's sockets and terminate it without blocking the run.
+
+        Waits (in a worker thread) until queued messages are sent or their
+        linger runs out. Called in a cancelled scope, it closes the sockets
+        with linger 0 (queued messages are dropped) and returns promptly; if
+        cancelled while waiting, it returns at once and the worker thread
+        finishes on its own within the linger already granted.
+        """
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closed = True
+        cancelled = trio.current_effective_deadline() == -float("inf")
+        self._close_sockets(0 if cancelled else None)
+        if not self._owned:
+            await trio.lowlevel.checkpoint()
+            return
+        # A cancellation here abandons the worker thread, which returns as
+        # soon as the linger already granted to the closed sockets runs out.
+        await trio.to_thread.run_sync(self._ctx.term, abandon_on_cancel=True)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

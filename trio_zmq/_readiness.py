@@ -1,0 +1,172 @@
+"""Who waits on a ZeroMQ socket's FD, who gets woken, and the edge-trigger rule.
+
+A ZeroMQ socket exposes one file descriptor, ``zmq.FD``, which becomes
+readable when libzmq has *commands* pending for the socket, not when a
+message can be read or written. Any call into the socket (a send, a receive,
+reading ``zmq.EVENTS``, even setting an option) may process those commands
+and so clear the FD, while messages are still waiting. The FD is therefore
+edge-triggered, and the only truth is ``zmq.EVENTS``.
+
+Trio lets one task at a time sleep in ``wait_readable`` on a given FD, so
+this module shares one *watcher* between every task that waits on the
+socket:
+
+* A task that needs ``POLLIN`` or ``POLLOUT`` first reads ``EVENTS``. If its
+  event is there, it goes ahead.
+* Otherwise, if nobody is watching the FD, it becomes the watcher and sleeps
+  in ``wait_readable``; if somebody is, it parks.
+* Whoever reads ``EVENTS`` (the watcher when the FD fires, a task that has
+  just sent or received, a synchronous option call) hands the answer to
+  everyone asleep: parked tasks whose event is set are woken, and a watcher
+  whose event is set is kicked out of ``wait_readable`` by cancelling its
+  private scope. This is what keeps a read of ``EVENTS`` by one task from
+  stranding another (pyzmq#951).
+* A watcher that leaves, for any reason, hands the FD over to one parked
+  task, which reads ``EVENTS`` again and either proceeds or watches.
+
+There is never an ``await`` between reading ``EVENTS`` and going to sleep, so
+no edge can fall between the check and the park.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import trio
+import zmq
+from trio.lowlevel import (
+    Abort,
+    current_task,
+    notify_closing,
+    reschedule,
+    wait_readable,
+    wait_task_rescheduled,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from trio.lowlevel import RaiseCancelT, Task
+
+__all__ = ["Readiness"]
+
+_EVENTS = int(zmq.EVENTS)
+
+
+def closed_error() -> trio.ClosedResourceError:
+    return trio.ClosedResourceError("this socket was already closed")
+
+
+class Readiness:
+    """The shared waiting room of one ZeroMQ socket.
+
+    It knows nothing of messages: it answers "wait until ``EVENTS`` has one of
+    these bits" and "something touched the socket, re-check for the sleepers".
+    """
+
+    __slots__ = ("_fd", "_get", "_parked", "_watcher_mask", "_watcher_scope", "closed", "waiting")
+
+    def __init__(self, get: Callable[[int], int], fd: int) -> None:
+        self._get = get  # reads an int option: used for EVENTS only
+        self._fd = fd
+        self._parked: dict[Task, int] = {}
+        self._watcher_scope: trio.CancelScope | None = None
+        self._watcher_mask = 0
+        #: How many tasks are inside :meth:`wait`. Callers on the hot path
+        #: check this plain int before paying for :meth:`recheck`.
+        self.waiting = 0
+        self.closed = False
+
+    def events(self) -> int:
+        """Read ``zmq.EVENTS`` and pass the news to every sleeper."""
+        events: int = self._get(_EVENTS)
+        if self.waiting:
+            self._dispatch(events)
+        return events
+
+    def recheck(self) -> None:
+        """Something touched the socket: the FD edge may be gone, re-check."""
+        if self.waiting and not self.closed:
+            try:
+                events: int = self._get(_EVENTS)
+            except zmq.ZMQError:
+                return  # the socket is going away; close() wakes everyone
+            self._dispatch(events)
+
+    def _dispatch(self, events: int) -> None:
+        if self._parked:
+            ready = [task for task, mask in self._parked.items() if events & mask]
+            for task in ready:
+                del self._parked[task]
+                reschedule(task)
+        if self._watcher_scope is not None and events & self._watcher_mask:
+            self._watcher_scope.cancel()
+
+    async def wait(self, mask: int) -> int:
+        """Sleep until ``EVENTS`` has a bit of *mask*; return ``EVENTS``.
+
+        Always reads ``EVENTS`` before sleeping, and returns at once, without
+        a checkpoint, if a bit is already there.
+
+        Raises:
+            trio.ClosedResourceError: the socket is or gets closed.
+            trio.Cancelled: the wait was cancelled; nothing else changed.
+        """
+        self.waiting += 1
+        try:
+            while True:
+                if self.closed:
+                    raise closed_error()
+                events: int = self._get(_EVENTS)
+                self._dispatch(events)
+                if events & mask:
+                    return events
+                if self._watcher_scope is None:
+                    await self._watch(mask)
+                else:
+                    await self._park(mask)
+        finally:
+            self.waiting -= 1
+            if self._watcher_scope is None and self._parked and not self.closed:
+                # Nobody watches the FD any more but somebody still sleeps:
+                # hand the watch to one of them.
+                task = next(iter(self._parked))
+                del self._parked[task]
+                reschedule(task)
+
+    async def _watch(self, mask: int) -> None:
+        with trio.CancelScope() as scope:
+            self._watcher_scope = scope
+            self._watcher_mask = mask
+            try:
+                await wait_readable(self._fd)
+            except trio.ClosedResourceError:
+                raise closed_error() from None
+            finally:
+                self._watcher_scope = None
+
+    async def _park(self, mask: int) -> None:
+        task = current_task()
+        self._parked[task] = mask
+
+        def abort(_: RaiseCancelT) -> Abort:
+            self._parked.pop(task, None)
+            return Abort.SUCCEEDED
+
+        await wait_task_rescheduled(abort)
+
+    def close(self) -> None:
+        """Mark closed and wake every sleeper; they raise ``ClosedResourceError``.
+
+        Must run before the socket itself is closed (Trio's ``notify_closing``
+        order). Outside a Trio run there can be no sleepers, so nothing to do.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if self._parked:
+            parked, self._parked = self._parked, {}
+            for task in parked:
+                reschedule(task)
+        if self._watcher_scope is not None:
+            notify_closing(self._fd)

@@ -1,0 +1,1012 @@
+"""``trio_zmq.Socket``: pyzmq's socket API, with Trio's guarantees.
+
+Every async call has the same shape as ``trio.MemorySendChannel.send``:
+
+1. a cheap cancel check (``checkpoint_if_cancelled``), so a call in a
+   cancelled scope raises ``Cancelled`` before touching the socket;
+2. the non-blocking attempt (``zmq.NOBLOCK``); when it succeeds the call has
+   taken effect, and from then on it can no longer be cancelled: the
+   occasional schedule point after it is cancel-shielded
+   (see ``_checkpoints.py``);
+3. only when the attempt raises ``zmq.Again`` does the task wait, through
+   the socket's shared :class:`~trio_zmq._readiness.Readiness`, and try
+   again. A cancellation lands only while waiting, when nothing was sent or
+   received.
+
+Trying first and waiting second is also what the edge-triggered ``zmq.FD``
+wants: the socket may well be ready while its FD is silent.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import pickle
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, final, overload
+
+import trio
+import zmq
+import zmq.backend
+from trio.lowlevel import (
+    cancel_shielded_checkpoint,
+    checkpoint,
+    checkpoint_if_cancelled,
+    current_task,
+    current_trio_token,
+)
+from zmq.utils import jsonapi
+
+from . import _checkpoints
+from ._errors import again, closed_socket, endpoint_error, translate
+from ._readiness import Readiness
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from types import TracebackType
+
+    from trio.lowlevel import Task, TrioToken
+    from typing_extensions import Buffer, Self
+
+    from ._context import Context
+
+__all__ = ["Socket"]
+
+T = TypeVar("T")
+
+# The Cython methods under pyzmq's Python layer: same semantics, without the
+# Python-level argument juggling (about half the cost of a small send).
+_send: Any = zmq.backend.Socket.send
+_recv: Any = zmq.backend.Socket.recv
+_get: Any = zmq.backend.Socket.get
+
+# Plain ints: arithmetic on pyzmq's enum flags costs microseconds a call.
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE = int(zmq.SNDMORE)
+_POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
+_RCVMORE = int(zmq.RCVMORE)
+_RCVTIMEO = int(zmq.RCVTIMEO)
+_SNDTIMEO = int(zmq.SNDTIMEO)
+_budget = _checkpoints.budget
+_refill = _checkpoints.refill
+
+#: Option names accepted as attributes and as ``ctx.socket(**options)``.
+_OPTION_NAMES = frozenset(name.lower() for name in zmq.SocketOption.__members__) | {"hwm"}
+_BYTES_OPTIONS = frozenset(
+    int(opt) for opt in zmq.SocketOption if opt._opt_type == zmq.constants._OptType.bytes
+)
+
+
+def _not_bytes_error(data: object, call: str, text_call: str) -> TypeError:
+    if isinstance(data, str):
+        return TypeError(
+            f"{call}() takes bytes, a buffer or a zmq.Frame, not str; "
+            f"encode it, or use {text_call}() to send text"
+        )
+    return TypeError(
+        f"{call}() takes bytes, a buffer or a zmq.Frame, not {type(data).__name__}; "
+        "use send_json() or send_pyobj() to send other objects"
+    )
+
+
+def _check_frames(parts: Sequence[Any]) -> None:
+    """Fail before the first frame goes out, so no half message is sent."""
+    if isinstance(parts, (str, bytes, bytearray, memoryview, zmq.Frame)):
+        raise TypeError(
+            "send_multipart() takes a list of frames, not a single "
+            f"{type(parts).__name__}; use send() for a one-frame message"
+        )
+    if not parts:
+        raise ValueError(
+            "send_multipart() needs at least one frame; send [b''] for an empty message"
+        )
+    for part in parts:
+        if type(part) is bytes or isinstance(part, zmq.Frame):
+            continue
+        try:
+            memoryview(part)
+        except TypeError:
+            raise _not_bytes_error(part, "send_multipart", "send_string") from None
+
+
+@final
+class Socket:
+    """A ZeroMQ socket for Trio programs.
+
+    Make one with :meth:`trio_zmq.Context.socket` or wrap a pyzmq socket with
+    :meth:`from_socket`. Use it as an async context manager to close it when
+    the block exits.
+
+    The synchronous methods (``bind``, ``connect``, options, ``subscribe``)
+    never wait. The async methods wait for the socket and follow Trio's
+    rules: each is a cancel point; a call that raises ``trio.Cancelled`` had
+    no effect; a call that returns took effect; any number of tasks may use
+    one socket at once; :meth:`close` wakes every waiting task with
+    ``trio.ClosedResourceError``. A call that completes without waiting
+    yields to the scheduler once every
+    :data:`trio_zmq.SCHEDULE_INTERVAL` such calls
+    (:func:`trio_zmq.set_strict_checkpoints` makes it every call).
+
+    Socket options are readable and writable as attributes, as in pyzmq
+    (``sock.linger = 0``, ``sock.rcvhwm``).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_context",
+        "_owner_lot",
+        "_rcvtimeo",
+        "_rd",
+        "_send_owner",
+        "_sndtimeo",
+        "_sock",
+        "_token",
+        "_type",
+    )
+
+    _sock: zmq.Socket[Any]
+    _rd: Readiness
+    _type: int
+    _rcvtimeo: int
+    _sndtimeo: int
+    _send_owner: Task | None
+    _owner_lot: trio.lowlevel.ParkingLot
+    _token: TrioToken | None
+    _context: Context | None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError(
+            "make a trio_zmq.Socket with ctx.socket(zmq.TYPE) on a trio_zmq.Context, "
+            "or wrap a pyzmq socket with trio_zmq.Socket.from_socket(sock)"
+        )
+
+    @classmethod
+    def from_socket(cls, sock: zmq.Socket[Any]) -> Socket:
+        """Wrap a socket made by pyzmq.
+
+        The wrapper takes over the socket: close it through the wrapper, and do
+        not use it directly while the wrapper is in use (a direct call can
+        swallow the FD's edge the wrapper's tasks are waiting for).
+
+        Raises:
+            TypeError: *sock* is not a plain, open pyzmq socket (an asyncio
+                socket from ``zmq.asyncio`` cannot be wrapped).
+        """
+        return cls._wrap(sock, None)
+
+    @classmethod
+    def _wrap(cls, sock: zmq.Socket[Any], context: Context | None) -> Socket:
+        if not isinstance(sock, zmq.Socket):
+            raise TypeError(
+                f"trio_zmq.Socket.from_socket() takes a zmq.Socket, not {type(sock).__name__}"
+            )
+        if getattr(sock, "_shadow", False) or type(sock).__module__.startswith("zmq.asyncio"):
+            raise TypeError(
+                "trio_zmq.Socket.from_socket() takes a blocking zmq.Socket; "
+                "a zmq.asyncio socket belongs to asyncio's event loop"
+            )
+        if sock.closed:
+            raise trio.ClosedResourceError("cannot wrap a pyzmq socket that is already closed")
+        self = object.__new__(cls)
+        self._sock = sock
+        self._rd = Readiness(functools.partial(_get, sock), sock.FD)
+        self._type = int(sock.get(zmq.TYPE))
+        self._rcvtimeo = int(sock.get(zmq.RCVTIMEO))
+        self._sndtimeo = int(sock.get(zmq.SNDTIMEO))
+        self._send_owner = None
+        self._owner_lot = trio.lowlevel.ParkingLot()
+        try:
+            self._token = current_trio_token()
+        except RuntimeError:
+            self._token = None  # made outside a run: adopted by the first run to use it
+        self._context = context
+        return self
+
+    # ------------------------------------------------------------------
+    # Plumbing
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        name = zmq.SocketType(self._type).name
+        return f"<trio_zmq.Socket {name} {state} at {id(self):#x}>"
+
+    def _adopt_run(self) -> None:
+        """The first async use binds the socket to its Trio run; others fail."""
+        token = current_trio_token()
+        if self._token is None:
+            self._token = token
+        elif self._token is not token:
+            raise RuntimeError(
+                "this trio_zmq socket belongs to another trio.run() (ZeroMQ sockets are "
+                "not thread-safe): create the socket in the run and thread that use it"
+            )
+
+    def _fail(self, exc: zmq.ZMQError) -> NoReturn:
+        translated = translate(exc, self._type)
+        if translated is exc:
+            raise exc
+        raise translated from exc
+
+    def _after_sync_call(self) -> None:
+        # A synchronous call into libzmq may have processed the socket's
+        # commands and cleared the FD under a sleeping task (pyzmq#951).
+        if self._rd.waiting:
+            self._rd.recheck()
+
+    async def _retry(
+        self, mask: int, timeout_ms: int, attempt: Callable[[], T], sender: Task | None
+    ) -> T:
+        """Wait until *attempt* succeeds; it raises ``zmq.Again`` having done nothing.
+
+        *sender*, for sends, is the calling task: it must also wait while
+        another task is half way through a multipart message.
+        """
+        rd = self._rd
+        deadline = math.inf if timeout_ms < 0 else trio.current_time() + timeout_ms / 1000
+        with trio.CancelScope(deadline=deadline) as scope:
+            while True:
+                if sender is not None and self._send_owner not in (None, sender):
+                    await self._owner_lot.park()
+                    if rd.closed:
+                        raise closed_socket()
+                    continue
+                try:
+                    return attempt()
+                except zmq.Again:
+                    pass
+                except zmq.ZMQError as exc:
+                    self._fail(exc)
+                await rd.wait(mask)
+        assert scope.cancelled_caught
+        what = "receive" if mask == _POLLIN else "send"
+        option = "RCVTIMEO" if mask == _POLLIN else "SNDTIMEO"
+        raise again(f"could not {what} within {option} ({timeout_ms} ms)")
+
+    async def _after_success(self) -> None:
+        """What every async call does once it has taken effect."""
+        rd = self._rd
+        if rd.waiting:
+            rd.recheck()
+        b = _budget
+        b.remaining -= 1
+        if b.remaining <= 0:
+            _refill()
+            await cancel_shielded_checkpoint()
+
+    async def _after_failure(self) -> None:
+        # A NOBLOCK call that found nothing to do counts as a call that
+        # completed at once: a loop of them must still let others run.
+        b = _budget
+        b.remaining -= 1
+        if b.remaining <= 0:
+            _refill()
+            await cancel_shielded_checkpoint()
+
+    # ------------------------------------------------------------------
+    # Synchronous part
+
+    @property
+    def underlying(self) -> zmq.Socket[Any]:
+        """The wrapped ``zmq.Socket``. Blocking calls on it are the caller's risk."""
+        return self._sock
+
+    @property
+    def socket_type(self) -> int:
+        """The socket type, as ``zmq.SocketType`` (``zmq.REQ``, ``zmq.PUB``, ...)."""
+        return zmq.SocketType(self._type)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the socket is closed."""
+        return self._rd.closed or self._sock.closed
+
+    @property
+    def context(self) -> Context | None:
+        """The :class:`trio_zmq.Context` that made this socket, if any."""
+        return self._context
+
+    def _endpoint_call(self, action: str, addr: str, call: Callable[[str], object]) -> None:
+        if self._rd.closed:
+            raise closed_socket()
+        if not isinstance(addr, str):
+            raise TypeError(f"{action}() takes the endpoint as str, not {type(addr).__name__}")
+        try:
+            call(addr)
+        except zmq.ZMQError as exc:
+            raise endpoint_error(exc, action, addr) from exc
+        finally:
+            self._after_sync_call()
+
+    def bind(self, addr: str) -> str:
+        """Bind to *addr* and return the resolved endpoint.
+
+        A wildcard port (``tcp://127.0.0.1:*``) comes back filled in.
+
+        Raises:
+            zmq.ZMQError: the endpoint is invalid, unsupported or in use; the
+                message names it.
+        """
+        self._endpoint_call("bind", addr, self._sock.bind)
+        endpoint: str = self._sock.get_string(zmq.LAST_ENDPOINT)
+        return endpoint
+
+    def bind_to_random_port(
+        self, addr: str, min_port: int = 49152, max_port: int = 65536, max_tries: int = 100
+    ) -> int:
+        """Bind to a random port of *addr* in a range; return the port (as pyzmq)."""
+        if self._rd.closed:
+            raise closed_socket()
+        try:
+            return self._sock.bind_to_random_port(addr, min_port, max_port, max_tries)
+        except zmq.ZMQError as exc:
+            raise endpoint_error(exc, "bind", addr) from exc
+        finally:
+            self._after_sync_call()
+
+    def connect(self, addr: str) -> None:
+        """Connect to *addr*; the connection is made in the background."""
+        self._endpoint_call("connect", addr, self._sock.connect)
+
+    def unbind(self, addr: str) -> None:
+        """Stop listening on *addr* (as returned by :meth:`bind`)."""
+        self._endpoint_call("unbind", addr, self._sock.unbind)
+
+    def disconnect(self, addr: str) -> None:
+        """Drop the connection to *addr*."""
+        self._endpoint_call("disconnect", addr, self._sock.disconnect)
+
+    def subscribe(self, topic: str | bytes) -> None:
+        """Receive messages starting with *topic* (SUB and XSUB); ``""`` means all."""
+        self.set(zmq.SUBSCRIBE, topic)
+
+    def unsubscribe(self, topic: str | bytes) -> None:
+        """Undo one :meth:`subscribe` of *topic*."""
+        self.set(zmq.UNSUBSCRIBE, topic)
+
+    def set(self, option: int, value: int | bytes | str) -> None:
+        """Set a socket option (``zmq.LINGER``, ``zmq.SUBSCRIBE``, ...).
+
+        Text is accepted for options that take bytes, and encoded as UTF-8.
+        """
+        if self._rd.closed:
+            raise closed_socket()
+        opt = int(option)
+        if isinstance(value, str):
+            if opt not in _BYTES_OPTIONS:
+                raise TypeError(
+                    f"option {zmq.SocketOption(opt).name} takes an int, not str {value!r}"
+                )
+            value = value.encode("utf-8")
+        try:
+            self._sock.set(opt, value)
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EINVAL:
+                name = _option_name(opt)
+                raise zmq.ZMQError(
+                    exc.errno,
+                    f"invalid value {value!r} for option {name} on a "
+                    f"{zmq.SocketType(self._type).name} socket",
+                ) from exc
+            self._fail(exc)
+        finally:
+            self._after_sync_call()
+        if opt == _RCVTIMEO:
+            self._rcvtimeo = int(value)
+        elif opt == _SNDTIMEO:
+            self._sndtimeo = int(value)
+
+    def get(self, option: int) -> Any:
+        """Read a socket option (an int, or bytes for byte options)."""
+        if self._rd.closed:
+            raise closed_socket()
+        try:
+            return self._sock.get(int(option))
+        except zmq.ZMQError as exc:
+            self._fail(exc)
+        finally:
+            self._after_sync_call()
+
+    setsockopt = set
+    getsockopt = get
+
+    def set_string(self, option: int, value: str, encoding: str = "utf-8") -> None:
+        """Set a byte option from text."""
+        self.set(option, value.encode(encoding))
+
+    def get_string(self, option: int, encoding: str = "utf-8") -> str:
+        """Read a byte option as text."""
+        value = self.get(option)
+        return value.decode(encoding) if isinstance(value, bytes) else str(value)
+
+    setsockopt_string = set_string
+    getsockopt_string = get_string
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _OPTION_NAMES:
+            if self._rd.closed:
+                raise closed_socket()
+            try:
+                return getattr(self._sock, name)
+            finally:
+                self._after_sync_call()
+        raise AttributeError(f"trio_zmq.Socket has no attribute or socket option {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _OPTION_NAMES:
+            if name == "hwm":
+                if self._rd.closed:
+                    raise closed_socket()
+                try:
+                    self._sock.hwm = value
+                finally:
+                    self._after_sync_call()
+            else:
+                self.set(zmq.SocketOption[name.upper()], value)
+        elif name in Socket.__slots__:
+            object.__setattr__(self, name, value)
+        else:
+            raise AttributeError(
+                f"trio_zmq.Socket has no socket option {name!r}; options are named as in "
+                "zmq.SocketOption, in lower case (linger, rcvhwm, subscribe, ...)"
+            )
+
+    def fileno(self) -> int:
+        """The socket's ``zmq.FD``. Waiting on it directly can miss events."""
+        return int(self._rd_fd())
+
+    def _rd_fd(self) -> int:
+        if self._rd.closed:
+            raise closed_socket()
+        fd: int = self._sock.FD
+        return fd
+
+    def close(self, linger: int | None = None) -> None:
+        """Close the socket, waking every task waiting on it.
+
+        The woken tasks raise ``trio.ClosedResourceError``; so does every
+        later call. Closing twice is fine. *linger* (ms) overrides the
+        socket's ``LINGER`` for messages still queued.
+        """
+        rd = self._rd
+        if rd.closed:
+            return
+        rd.close()  # wakes sleepers, notify_closing before the FD goes away
+        self._owner_lot.unpark_all()
+        if self._context is not None:
+            self._context._forget(self)
+        self._sock.close(linger=linger)
+
+    async def aclose(self) -> None:
+        """Close the socket (see :meth:`close`); a checkpoint.
+
+        The socket is closed even if this call is cancelled.
+        """
+        self.close()
+        await checkpoint()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------
+    # Sending
+
+    @overload
+    async def send(
+        self,
+        data: Buffer | zmq.Frame,
+        flags: int = 0,
+        *,
+        copy: bool = True,
+        track: Literal[False] = False,
+    ) -> None: ...
+    @overload
+    async def send(
+        self, data: Buffer | zmq.Frame, flags: int = 0, *, copy: bool = True, track: Literal[True]
+    ) -> zmq.MessageTracker: ...
+    async def send(
+        self, data: Buffer | zmq.Frame, flags: int = 0, *, copy: bool = True, track: bool = False
+    ) -> zmq.MessageTracker | None:
+        """Send one frame.
+
+        Waits until the socket can queue the frame (its high-water mark leaves
+        room and, for socket types that need one, a peer is there). With
+        ``flags=zmq.SNDMORE`` more frames of the same message follow: until
+        this task sends the last frame (without ``SNDMORE``), other tasks'
+        sends wait, so messages never interleave.
+
+        Args:
+            data: bytes, a buffer or a ``zmq.Frame``.
+            flags: ``zmq.SNDMORE`` and/or ``zmq.NOBLOCK`` (never wait).
+            copy: ``False`` sends without copying (worth it for large frames).
+            track: return a ``zmq.MessageTracker`` (with ``copy=False``).
+
+        Returns:
+            ``None``, or a ``zmq.MessageTracker`` when tracking.
+
+        Raises:
+            trio.Cancelled: nothing was sent.
+            zmq.Again: ``NOBLOCK`` and the frame cannot be queued now, or
+                ``SNDTIMEO`` ran out.
+            trio.ClosedResourceError: the socket is or gets closed.
+            TypeError: *data* is not bytes-like (use :meth:`send_string` for text).
+        """
+        await checkpoint_if_cancelled()
+        if self._token is not current_trio_token():
+            self._adopt_run()
+        if flags & _SNDMORE or self._send_owner is not None:
+            return await self._send_owned(data, flags, copy, track)
+        result: zmq.MessageTracker | None
+        try:
+            result = _send(self._sock, data, flags | _NOBLOCK, copy, track)
+        except zmq.Again:
+            if flags & _NOBLOCK or self._sndtimeo == 0:
+                await self._after_failure()
+                raise
+            sock = self._sock
+            result = await self._retry(
+                _POLLOUT,
+                self._sndtimeo,
+                lambda: _send(sock, data, flags | _NOBLOCK, copy, track),
+                current_task(),
+            )
+        except zmq.ZMQError as exc:
+            self._fail(exc)
+        except TypeError:
+            if isinstance(data, (bytes, zmq.Frame)):
+                raise
+            raise _not_bytes_error(data, "send", "send_string") from None
+        await self._after_success()
+        return result
+
+    async def _send_owned(
+        self, data: Buffer | zmq.Frame, flags: int, copy: bool, track: bool
+    ) -> zmq.MessageTracker | None:
+        """A send that opens, continues or must wait for a multipart message."""
+        task = current_task()
+        sock = self._sock
+        owner = self._send_owner
+        result: zmq.MessageTracker | None
+        try:
+            if owner is None or owner is task:
+                try:
+                    result = _send(sock, data, flags | _NOBLOCK, copy, track)
+                except zmq.Again:
+                    if flags & _NOBLOCK or self._sndtimeo == 0:
+                        await self._after_failure()
+                        raise
+                    result = await self._retry(
+                        _POLLOUT,
+                        self._sndtimeo,
+                        lambda: _send(sock, data, flags | _NOBLOCK, copy, track),
+                        task,
+                    )
+            elif flags & _NOBLOCK:
+                await self._after_failure()
+                raise again("another task is sending a multipart message")
+            else:
+                result = await self._retry(
+                    _POLLOUT,
+                    self._sndtimeo,
+                    lambda: _send(sock, data, flags | _NOBLOCK, copy, track),
+                    task,
+                )
+        except zmq.ZMQError as exc:
+            if isinstance(exc, zmq.Again):
+                raise
+            self._fail(exc)
+        except TypeError:
+            if isinstance(data, (bytes, zmq.Frame)):
+                raise
+            raise _not_bytes_error(data, "send", "send_string") from None
+        self._claim(task, flags)
+        await self._after_success()
+        return result
+
+    def _claim(self, task: Task, flags: int) -> None:
+        """After a frame went out: who owns the send side now."""
+        if flags & _SNDMORE:
+            self._send_owner = task
+        elif self._send_owner is task:
+            self._send_owner = None
+            self._owner_lot.unpark_all()
+
+    def _send_parts_now(
+        self, parts: Sequence[Any], flags: int, copy: bool, track: bool
+    ) -> tuple[zmq.MessageTracker | None, int]:
+        """Send as many frames as go at once; ``zmq.Again`` if not even the first.
+
+        Returns the last tracker and how many frames went. libzmq accepts the
+        rest of a message once it has accepted its first frame, so the count
+        falls short of ``len(parts)`` only in corner cases (a peer vanishing
+        mid-message), which :meth:`send_multipart` finishes by waiting.
+        """
+        sock = self._sock
+        last = len(parts) - 1
+        more = flags | _NOBLOCK | _SNDMORE
+        result = _send(sock, parts[0], more if last else flags | _NOBLOCK, copy, track)
+        for i in range(1, last + 1):
+            try:
+                result = _send(sock, parts[i], more if i < last else flags | _NOBLOCK, copy, track)
+            except zmq.Again:
+                return result, i
+        return result, last + 1
+
+    async def send_multipart(
+        self,
+        msg_parts: Sequence[Buffer | zmq.Frame],
+        flags: int = 0,
+        *,
+        copy: bool = True,
+        track: bool = False,
+    ) -> zmq.MessageTracker | None:
+        """Send a multipart message, all frames or none.
+
+        Waits like :meth:`send`. Frames of messages sent by different tasks
+        never interleave.
+
+        Raises:
+            trio.Cancelled: nothing was sent.
+            zmq.Again: ``NOBLOCK`` and the message cannot be queued now, or
+                ``SNDTIMEO`` ran out.
+            trio.ClosedResourceError: the socket is or gets closed.
+            TypeError, ValueError: a frame is not bytes-like, or there are
+                no frames; raised before anything is sent.
+        """
+        await checkpoint_if_cancelled()
+        if self._token is not current_trio_token():
+            self._adopt_run()
+        _check_frames(msg_parts)
+        task = None
+        owner = self._send_owner
+        try:
+            if owner is None:
+                try:
+                    result, sent = self._send_parts_now(msg_parts, flags, copy, track)
+                except zmq.Again:
+                    if flags & _NOBLOCK or self._sndtimeo == 0:
+                        await self._after_failure()
+                        raise
+                    task = current_task()
+                    result, sent = await self._retry(
+                        _POLLOUT,
+                        self._sndtimeo,
+                        lambda: self._send_parts_now(msg_parts, flags, copy, track),
+                        task,
+                    )
+            else:
+                task = current_task()
+                if owner is not task and flags & _NOBLOCK:
+                    await self._after_failure()
+                    raise again("another task is sending a multipart message")
+                result, sent = await self._retry(
+                    _POLLOUT,
+                    self._sndtimeo,
+                    lambda: self._send_parts_now(msg_parts, flags, copy, track),
+                    task,
+                )
+            if sent < len(msg_parts):
+                result = await self._finish_message(msg_parts, sent, flags, copy, track)
+        except zmq.ZMQError as exc:
+            if isinstance(exc, zmq.Again):
+                raise
+            self._fail(exc)
+        if task is not None or flags & _SNDMORE:
+            self._claim(task or current_task(), flags)
+        await self._after_success()
+        return result
+
+    async def _finish_message(
+        self, parts: Sequence[Any], start: int, flags: int, copy: bool, track: bool
+    ) -> zmq.MessageTracker | None:
+        # The first frame is out, so the message must be completed: a
+        # cancellation now would leave half a message, hence the shield.
+        sock = self._sock
+        last = len(parts) - 1
+        result = None
+        with trio.CancelScope(shield=True):
+            for i in range(start, last + 1):
+                part_flags = (flags | _SNDMORE) if i < last else flags
+                while True:
+                    try:
+                        result = _send(sock, parts[i], part_flags | _NOBLOCK, copy, track)
+                        break
+                    except zmq.Again:
+                        await self._rd.wait(_POLLOUT)
+        return result
+
+    async def send_string(self, u: str, flags: int = 0, *, encoding: str = "utf-8") -> None:
+        """Send text as one frame, encoded (UTF-8 by default). Waits like :meth:`send`."""
+        text: object = u
+        if not isinstance(text, str):
+            await checkpoint_if_cancelled()
+            raise TypeError(
+                f"send_string() takes str, not {type(u).__name__}; use send() for bytes"
+            )
+        await self.send(u.encode(encoding), flags)
+
+    async def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:
+        """Send *obj* as one JSON frame (keyword arguments go to ``json.dumps``)."""
+        await self.send(jsonapi.dumps(obj, **kwargs), flags)
+
+    async def send_pyobj(
+        self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL
+    ) -> None:
+        """Send *obj* pickled in one frame.
+
+        Only for peers you trust: the receiver's :meth:`recv_pyobj` unpickles,
+        which can run arbitrary code.
+        """
+        await self.send(pickle.dumps(obj, protocol), flags)
+
+    async def send_serialized(
+        self,
+        msg: T,
+        serialize: Callable[[T], Sequence[Buffer | zmq.Frame]],
+        flags: int = 0,
+        *,
+        copy: bool = True,
+    ) -> None:
+        """Send ``serialize(msg)``, a list of frames, as one message."""
+        await self.send_multipart(serialize(msg), flags, copy=copy)
+
+    # ------------------------------------------------------------------
+    # Receiving
+
+    @overload
+    async def recv(
+        self, flags: int = 0, *, copy: Literal[True] = True, track: bool = False
+    ) -> bytes: ...
+    @overload
+    async def recv(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> zmq.Frame: ...
+    @overload
+    async def recv(
+        self, flags: int = 0, *, copy: bool, track: bool = False
+    ) -> bytes | zmq.Frame: ...
+    async def recv(
+        self, flags: int = 0, *, copy: bool = True, track: bool = False
+    ) -> bytes | zmq.Frame:
+        """Receive one frame.
+
+        Waits until a frame arrives. Frames come in order; to receive a
+        multipart message whole while other tasks also receive, use
+        :meth:`recv_multipart`.
+
+        Args:
+            flags: ``zmq.NOBLOCK`` never waits.
+            copy: ``False`` returns a ``zmq.Frame`` sharing libzmq's buffer.
+            track: as in pyzmq.
+
+        Raises:
+            trio.Cancelled: nothing was received; the frame stays queued.
+            zmq.Again: ``NOBLOCK`` and nothing is queued, or ``RCVTIMEO`` ran out.
+            trio.ClosedResourceError: the socket is or gets closed.
+            zmq.ZMQError: ``EFSM`` when the socket type's order forbids a
+                receive now (REQ: send first).
+        """
+        await checkpoint_if_cancelled()
+        if self._token is not current_trio_token():
+            self._adopt_run()
+        result: bytes | zmq.Frame
+        try:
+            result = _recv(self._sock, flags | _NOBLOCK, copy, track)
+        except zmq.Again:
+            if flags & _NOBLOCK or self._rcvtimeo == 0:
+                await self._after_failure()
+                raise
+            sock = self._sock
+            result = await self._retry(
+                _POLLIN, self._rcvtimeo, lambda: _recv(sock, flags | _NOBLOCK, copy, track), None
+            )
+        except zmq.ZMQError as exc:
+            self._fail(exc)
+        await self._after_success()
+        return result
+
+    def _recv_parts_now(self, flags: int, copy: bool, track: bool) -> list[Any]:
+        """Receive a whole message at once, or raise ``zmq.Again`` having taken none.
+
+        libzmq queues a message only once all of it has arrived, so after the
+        first frame the rest are there.
+        """
+        sock = self._sock
+        parts = [_recv(sock, flags | _NOBLOCK, copy, track)]
+        if copy:
+            while _get(sock, _RCVMORE):
+                parts.append(_recv(sock, _NOBLOCK, copy, track))
+        else:
+            while parts[-1].more:
+                parts.append(_recv(sock, _NOBLOCK, copy, track))
+        return parts
+
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, *, copy: Literal[True] = True, track: bool = False
+    ) -> list[bytes]: ...
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> list[zmq.Frame]: ...
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, *, copy: bool, track: bool = False
+    ) -> list[bytes] | list[zmq.Frame]: ...
+    async def recv_multipart(
+        self, flags: int = 0, *, copy: bool = True, track: bool = False
+    ) -> list[bytes] | list[zmq.Frame]:
+        """Receive a whole multipart message, as a list of frames.
+
+        Waits until a message arrives. Raises as :meth:`recv`; when cancelled,
+        no frame of the message was taken.
+        """
+        await checkpoint_if_cancelled()
+        if self._token is not current_trio_token():
+            self._adopt_run()
+        try:
+            result = self._recv_parts_now(flags, copy, track)
+        except zmq.Again:
+            if flags & _NOBLOCK or self._rcvtimeo == 0:
+                await self._after_failure()
+                raise
+            result = await self._retry(
+                _POLLIN, self._rcvtimeo, lambda: self._recv_parts_now(flags, copy, track), None
+            )
+        except zmq.ZMQError as exc:
+            self._fail(exc)
+        await self._after_success()
+        return result
+
+    async def recv_string(self, flags: int = 0, *, encoding: str = "utf-8") -> str:
+        """Receive one frame and decode it (UTF-8 by default).
+
+        A frame that does not decode raises ``UnicodeDecodeError``; it has
+        been consumed, and the socket stays usable.
+        """
+        data = await self.recv(flags)
+        return data.decode(encoding)
+
+    async def recv_json(self, flags: int = 0) -> Any:
+        """Receive one frame and parse it as JSON.
+
+        Invalid JSON raises ``ValueError`` after the frame was consumed; the
+        socket stays usable.
+        """
+        return jsonapi.loads(await self.recv(flags))
+
+    async def recv_pyobj(self, flags: int = 0) -> Any:
+        """Receive one frame and unpickle it.
+
+        Never use this with peers you do not trust: unpickling runs whatever
+        code the sender chose.
+        """
+        return pickle.loads(await self.recv(flags))
+
+    async def recv_serialized(
+        self, deserialize: Callable[[list[Any]], T], flags: int = 0, *, copy: bool = True
+    ) -> T:
+        """Receive a multipart message and return ``deserialize(frames)``.
+
+        If *deserialize* raises, the message was consumed and the socket stays
+        usable.
+        """
+        frames = await self.recv_multipart(flags, copy=copy)
+        return deserialize(frames)
+
+    # ------------------------------------------------------------------
+    # Non-blocking twins (Trio's *_nowait convention)
+
+    def send_nowait(self, data: Buffer | zmq.Frame, flags: int = 0, *, copy: bool = True) -> None:
+        """Send one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
+        if flags & _SNDMORE or self._send_owner is not None:
+            raise trio.WouldBlock  # ownership needs a task; use send()
+        try:
+            _send(self._sock, data, flags | _NOBLOCK, copy, False)
+        except zmq.Again:
+            raise trio.WouldBlock from None
+        except zmq.ZMQError as exc:
+            self._fail(exc)
+        except TypeError:
+            raise _not_bytes_error(data, "send_nowait", "send_string") from None
+        self._after_sync_call()
+
+    def send_multipart_nowait(
+        self, msg_parts: Sequence[Buffer | zmq.Frame], *, copy: bool = True
+    ) -> None:
+        """Send a whole message now or raise ``trio.WouldBlock``; never a checkpoint."""
+        _check_frames(msg_parts)
+        if self._send_owner is not None:
+            raise trio.WouldBlock
+        try:
+            _, sent = self._send_parts_now(msg_parts, 0, copy, False)
+        except zmq.Again:
+            raise trio.WouldBlock from None
+        except zmq.ZMQError as exc:
+            self._fail(exc)
+        if sent < len(msg_parts):  # pragma: no cover - libzmq corner case
+            raise RuntimeError("libzmq accepted only part of a message; use send_multipart()")
+        self._after_sync_call()
+
+    def recv_nowait(self, flags: int = 0) -> bytes:
+        """Receive one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
+        try:
+            data: bytes = _recv(self._sock, flags | _NOBLOCK, True, False)
+        except zmq.Again:
+            raise trio.WouldBlock from None
+        except zmq.ZMQError as exc:
+            self._fail(exc)
+        self._after_sync_call()
+        return data
+
+    def recv_multipart_nowait(self, flags: int = 0) -> list[bytes]:
+        """Receive a whole message now or raise ``trio.WouldBlock``; never a checkpoint."""
+        try:
+            parts: list[bytes] = self._recv_parts_now(flags, True, False)
+        except zmq.Again:
+            raise trio.WouldBlock from None
+        except zmq.ZMQError as exc:
+            self._fail(exc)
+        self._after_sync_call()
+        return parts
+
+    # ------------------------------------------------------------------
+    # Waiting without I/O, and iteration
+
+    async def poll(self, timeout: float | None = None, flags: int = zmq.POLLIN) -> int:
+        """Wait until the socket is ready for *flags*; return the ready events.
+
+        Args:
+            timeout: milliseconds; ``None`` or negative waits forever, ``0``
+                does not wait.
+            flags: ``zmq.POLLIN``, ``zmq.POLLOUT`` or both.
+
+        Returns:
+            The events of *flags* that are ready, ``0`` if the timeout passed.
+
+        Raises:
+            trio.Cancelled: when cancelled while waiting.
+            trio.ClosedResourceError: the socket is or gets closed.
+        """
+        await checkpoint_if_cancelled()
+        if self._token is not current_trio_token():
+            self._adopt_run()
+        mask = int(flags)
+        rd = self._rd
+        if rd.closed:
+            raise closed_socket()
+        try:
+            events = rd.events() & mask
+        except zmq.ZMQError as exc:
+            self._fail(exc)
+        if events or timeout == 0:
+            await self._after_success()
+            return events
+        seconds = math.inf if timeout is None or timeout < 0 else timeout / 1000
+        with trio.move_on_after(seconds):
+            return await rd.wait(mask) & mask
+        return 0
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> list[bytes]:
+        """The next multipart message; iteration ends when the socket is closed."""
+        try:
+            return await self.recv_multipart()
+        except trio.ClosedResourceError:
+            raise StopAsyncIteration from None
+
+
+def _option_name(opt: int) -> str:
+    try:
+        return zmq.SocketOption(opt).name
+    except ValueError:
+        return str(opt)
