@@ -19,6 +19,7 @@ wants: the socket may well be ready while its FD is silent.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import pickle
@@ -41,7 +42,7 @@ from ._errors import again, closed_socket, endpoint_error, translate
 from ._readiness import Readiness
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from types import TracebackType
 
     from trio.lowlevel import Task, TrioToken
@@ -69,6 +70,8 @@ _RCVTIMEO = int(zmq.RCVTIMEO)
 _SNDTIMEO = int(zmq.SNDTIMEO)
 _budget = _checkpoints.budget
 _refill = _checkpoints.refill
+
+_LENT: Any = object()  # stands in for the run token while the socket is lent
 
 #: Option names accepted as attributes and as ``ctx.socket(**options)``.
 _OPTION_NAMES = frozenset(name.lower() for name in zmq.SocketOption.__members__) | {"hwm"}
@@ -134,6 +137,7 @@ class Socket:
     __slots__ = (
         "__weakref__",
         "_context",
+        "_lent_to",
         "_owner_lot",
         "_rcvtimeo",
         "_rd",
@@ -153,6 +157,7 @@ class Socket:
     _owner_lot: trio.lowlevel.ParkingLot
     _token: TrioToken | None
     _context: Context | None
+    _lent_to: str | None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError(
@@ -200,6 +205,7 @@ class Socket:
         except RuntimeError:
             self._token = None  # made outside a run: adopted by the first run to use it
         self._context = context
+        self._lent_to = None
         return self
 
     # ------------------------------------------------------------------
@@ -211,7 +217,13 @@ class Socket:
         return f"<trio_zmq.Socket {name} {state} at {id(self):#x}>"
 
     def _adopt_run(self) -> None:
-        """The first async use binds the socket to its Trio run; others fail."""
+        """The first async use binds the socket to its Trio run; others fail.
+
+        Reached only when ``self._token`` is not the current run's token: so
+        lending the socket (:meth:`_lend`) costs the hot path nothing.
+        """
+        if self._lent_to is not None:
+            raise self._busy()
         token = current_trio_token()
         if self._token is None:
             self._token = token
@@ -220,6 +232,40 @@ class Socket:
                 "this trio_zmq socket belongs to another trio.run() (ZeroMQ sockets are "
                 "not thread-safe): create the socket in the run and thread that use it"
             )
+
+    def _busy(self) -> trio.BusyResourceError:
+        return trio.BusyResourceError(
+            f"this socket is in use by {self._lent_to}; it cannot be used until that stops"
+        )
+
+    def _check_usable(self) -> None:
+        """The guard of every synchronous call."""
+        if self._rd.closed:
+            raise closed_socket()
+        if self._lent_to is not None:
+            raise self._busy()
+
+    @contextlib.contextmanager
+    def _lend(self, borrower: str) -> Iterator[zmq.Socket[Any]]:
+        """Hand the raw socket to *borrower* (a worker thread) for a while.
+
+        Meanwhile every call on this wrapper raises ``trio.BusyResourceError``
+        naming *borrower*, instead of racing it on a socket that is not
+        thread-safe.
+        """
+        self._check_usable()
+        if self._rd.waiting:
+            raise trio.BusyResourceError(
+                f"cannot hand this socket to {borrower}: tasks are waiting on it"
+            )
+        saved = self._token
+        self._lent_to = borrower
+        self._token = _LENT
+        try:
+            yield self._sock
+        finally:
+            self._lent_to = None
+            self._token = saved
 
     def _fail(self, exc: zmq.ZMQError) -> NoReturn:
         translated = translate(exc, self._type)
@@ -306,8 +352,7 @@ class Socket:
         return self._context
 
     def _endpoint_call(self, action: str, addr: str, call: Callable[[str], object]) -> None:
-        if self._rd.closed:
-            raise closed_socket()
+        self._check_usable()
         if not isinstance(addr, str):
             raise TypeError(f"{action}() takes the endpoint as str, not {type(addr).__name__}")
         try:
@@ -334,8 +379,7 @@ class Socket:
         self, addr: str, min_port: int = 49152, max_port: int = 65536, max_tries: int = 100
     ) -> int:
         """Bind to a random port of *addr* in a range; return the port (as pyzmq)."""
-        if self._rd.closed:
-            raise closed_socket()
+        self._check_usable()
         try:
             return self._sock.bind_to_random_port(addr, min_port, max_port, max_tries)
         except zmq.ZMQError as exc:
@@ -368,8 +412,7 @@ class Socket:
 
         Text is accepted for options that take bytes, and encoded as UTF-8.
         """
-        if self._rd.closed:
-            raise closed_socket()
+        self._check_usable()
         opt = int(option)
         if isinstance(value, str):
             if opt not in _BYTES_OPTIONS:
@@ -397,8 +440,7 @@ class Socket:
 
     def get(self, option: int) -> Any:
         """Read a socket option (an int, or bytes for byte options)."""
-        if self._rd.closed:
-            raise closed_socket()
+        self._check_usable()
         try:
             return self._sock.get(int(option))
         except zmq.ZMQError as exc:
@@ -423,8 +465,7 @@ class Socket:
 
     def __getattr__(self, name: str) -> Any:
         if name in _OPTION_NAMES:
-            if self._rd.closed:
-                raise closed_socket()
+            self._check_usable()
             try:
                 return getattr(self._sock, name)
             finally:
@@ -434,8 +475,7 @@ class Socket:
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _OPTION_NAMES:
             if name == "hwm":
-                if self._rd.closed:
-                    raise closed_socket()
+                self._check_usable()
                 try:
                     self._sock.hwm = value
                 finally:
@@ -455,8 +495,7 @@ class Socket:
         return int(self._rd_fd())
 
     def _rd_fd(self) -> int:
-        if self._rd.closed:
-            raise closed_socket()
+        self._check_usable()
         fd: int = self._sock.FD
         return fd
 
@@ -470,6 +509,8 @@ class Socket:
         rd = self._rd
         if rd.closed:
             return
+        if self._lent_to is not None:
+            raise self._busy()
         rd.close()  # wakes sleepers, notify_closing before the FD goes away
         self._owner_lot.unpark_all()
         if self._context is not None:
@@ -906,6 +947,8 @@ class Socket:
 
     def send_nowait(self, data: Buffer | zmq.Frame, flags: int = 0, *, copy: bool = True) -> None:
         """Send one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
+        if self._lent_to is not None:
+            raise self._busy()
         if flags & _SNDMORE or self._send_owner is not None:
             raise trio.WouldBlock  # ownership needs a task; use send()
         try:
@@ -922,6 +965,8 @@ class Socket:
         self, msg_parts: Sequence[Buffer | zmq.Frame], *, copy: bool = True
     ) -> None:
         """Send a whole message now or raise ``trio.WouldBlock``; never a checkpoint."""
+        if self._lent_to is not None:
+            raise self._busy()
         _check_frames(msg_parts)
         if self._send_owner is not None:
             raise trio.WouldBlock
@@ -937,6 +982,8 @@ class Socket:
 
     def recv_nowait(self, flags: int = 0) -> bytes:
         """Receive one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
+        if self._lent_to is not None:
+            raise self._busy()
         try:
             data: bytes = _recv(self._sock, flags | _NOBLOCK, True, False)
         except zmq.Again:
@@ -948,6 +995,8 @@ class Socket:
 
     def recv_multipart_nowait(self, flags: int = 0) -> list[bytes]:
         """Receive a whole message now or raise ``trio.WouldBlock``; never a checkpoint."""
+        if self._lent_to is not None:
+            raise self._busy()
         try:
             parts: list[bytes] = self._recv_parts_now(flags, True, False)
         except zmq.Again:
