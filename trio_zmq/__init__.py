@@ -7,6 +7,7 @@ task waiting on it with ``trio.ClosedResourceError``.
 
 from __future__ import annotations
 
+# One import line per private module; public names are listed in __all__.
 from ._checkpoints import SCHEDULE_INTERVAL, set_strict_checkpoints, strict_checkpoints_enabled
 from ._context import DEFAULT_LINGER, Context
 from ._socket import Socket
