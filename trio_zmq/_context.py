@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, final
 
 import trio
@@ -21,6 +22,9 @@ __all__ = ["DEFAULT_LINGER", "Context"]
 #: default is forever, which makes terminating a context hang whenever a peer
 #: is gone; this bounds how long leaving ``async with Context()`` can take.
 DEFAULT_LINGER = 1000
+
+# How long a cancelled exit waits for the linger-0 termination to finish.
+_CANCELLED_TERM_WAIT = 5.0
 
 
 @final
@@ -102,8 +106,8 @@ class Context:
                 raise trio.ClosedResourceError("the underlying zmq.Context was terminated") from exc
             raise
         try:
-            zsock.linger = options.pop("linger", self._linger)
             sock = Socket._wrap(zsock, self)
+            sock.linger = options.pop("linger", self._linger)
             for name, value in options.items():
                 setattr(sock, name, value)
         except BaseException:
@@ -143,14 +147,22 @@ class Context:
             await trio.lowlevel.checkpoint()
             return
         self._closed = True
-        cancelled = trio.current_effective_deadline() == -float("inf")
+        cancelled = trio.current_effective_deadline() == -math.inf
         self._close_sockets(0 if cancelled else None)
         if not self._owned:
             await trio.lowlevel.checkpoint()
             return
-        # A cancellation here abandons the worker thread, which returns as
-        # soon as the linger already granted to the closed sockets runs out.
-        await trio.to_thread.run_sync(self._ctx.term, abandon_on_cancel=True)
+        if not cancelled:
+            # A cancellation here abandons the worker thread, which returns
+            # as soon as the linger already granted to the sockets runs out.
+            await trio.to_thread.run_sync(self._ctx.term, abandon_on_cancel=True)
+            return
+        # Every socket went with linger 0, so terminating takes moments; wait
+        # for it shielded (bounded, in case the user left raw sockets open on
+        # the underlying context), then let the cancellation through.
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + _CANCELLED_TERM_WAIT):
+            await trio.to_thread.run_sync(self._ctx.term, abandon_on_cancel=True)
+        await trio.lowlevel.checkpoint()
 
     async def __aenter__(self) -> Self:
         return self

@@ -1,0 +1,157 @@
+"""Every call is a cancel point; immediate calls yield once every 64 (or always)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+import zmq
+
+import trio_zmq
+
+from .conftest import pair
+
+
+class StepCounter(trio.abc.Instrument):
+    """Counts how many times one task is scheduled: once per schedule point."""
+
+    def __init__(self, task: trio.lowlevel.Task) -> None:
+        self.task = task
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task is self.task:
+            self.steps += 1
+
+
+@pytest.fixture
+def strict() -> Iterator[None]:
+    trio_zmq.set_strict_checkpoints(True)
+    try:
+        yield
+    finally:
+        trio_zmq.set_strict_checkpoints(False)
+
+
+async def count_steps(calls: int, call: Callable[[], Awaitable[Any]]) -> int:
+    counter = StepCounter(trio.lowlevel.current_task())
+    trio.lowlevel.add_instrument(counter)
+    try:
+        for _ in range(calls):
+            await call()
+    finally:
+        trio.lowlevel.remove_instrument(counter)
+    return counter.steps
+
+
+def immediate_calls(a: trio_zmq.Socket, b: trio_zmq.Socket) -> list[Callable[[], Awaitable[Any]]]:
+    """Calls that complete at once on a PAIR with room and a message waiting."""
+
+    async def send_then_recv() -> None:
+        await a.send(b"x")
+        await b.recv()
+
+    async def multipart() -> None:
+        await a.send_multipart([b"x", b"y"])
+        await b.recv_multipart()
+
+    async def noblock_miss() -> None:
+        with pytest.raises(zmq.Again):
+            await b.recv(zmq.NOBLOCK)
+
+    async def poll() -> None:
+        await a.poll(0, zmq.POLLOUT)
+
+    return [send_then_recv, multipart, noblock_miss, poll]
+
+
+async def test_immediate_calls_yield_at_least_once_every_64(ctx: trio_zmq.Context) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR, sndhwm=0, rcvhwm=0)
+    for call in immediate_calls(a, b):
+        rounds = 20 * trio_zmq.SCHEDULE_INTERVAL
+        steps = await count_steps(rounds, call)
+        # at least one schedule point per SCHEDULE_INTERVAL calls ...
+        assert steps >= rounds // trio_zmq.SCHEDULE_INTERVAL, call.__name__
+        # ... and far fewer than one per call: that is the point of the bound
+        assert steps < rounds // 2, call.__name__
+
+
+async def test_a_task_looping_on_immediate_calls_lets_others_run(ctx: trio_zmq.Context) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR, sndhwm=0, rcvhwm=0)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)  # runs only when this task yields
+        for _ in range(4 * trio_zmq.SCHEDULE_INTERVAL):
+            await a.send(b"x")
+        assert ticks > 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_strict_checkpoints_make_every_call_a_schedule_point(
+    ctx: trio_zmq.Context, strict: None
+) -> None:
+    assert trio_zmq.strict_checkpoints_enabled()
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR, sndhwm=0, rcvhwm=0)
+    for call in (
+        lambda: a.send(b"x"),
+        lambda: b.recv(),
+        lambda: a.send_multipart([b"x"]),
+        lambda: b.recv_multipart(),
+        lambda: a.send_string("x"),
+        lambda: b.recv_string(),
+        lambda: a.poll(0, zmq.POLLOUT),
+    ):
+        with trio.testing.assert_checkpoints():
+            await call()
+    with trio.testing.assert_checkpoints(), pytest.raises(zmq.Again):
+        await b.recv(zmq.NOBLOCK)
+    steps = await count_steps(100, lambda: a.send(b"x"))
+    assert steps >= 100
+
+
+@pytest.mark.parametrize("strict_mode", [False, True])
+async def test_every_call_in_a_cancelled_scope_raises_cancelled_and_has_no_effect(
+    ctx: trio_zmq.Context, strict_mode: bool
+) -> None:
+    trio_zmq.set_strict_checkpoints(strict_mode)
+    try:
+        a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+        await a.send(b"waiting")
+        calls: list[Callable[[], Awaitable[Any]]] = [
+            lambda: a.send(b"x"),
+            lambda: a.send(b"x", zmq.SNDMORE),
+            lambda: a.send_multipart([b"x", b"y"]),
+            lambda: a.send_string("x"),
+            lambda: a.send_json(1),
+            lambda: a.send_pyobj(1),
+            lambda: b.recv(),
+            lambda: b.recv(zmq.NOBLOCK),
+            lambda: b.recv_multipart(),
+            lambda: b.recv_string(),
+            lambda: b.recv_json(),
+            lambda: b.poll(0),
+            lambda: b.poll(),
+        ]
+        for call in calls:
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await call()
+            assert scope.cancelled_caught
+        # nothing was sent, nothing was consumed
+        assert await b.recv() == b"waiting"
+        with pytest.raises(zmq.Again):
+            await b.recv(zmq.NOBLOCK)
+        await a.send(b"after")  # and no half message is pending from SNDMORE
+        assert await b.recv_multipart() == [b"after"]
+    finally:
+        trio_zmq.set_strict_checkpoints(False)

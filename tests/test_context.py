@@ -1,0 +1,95 @@
+"""Context lifetimes: sockets closed on exit, termination that never hangs."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import zmq
+
+import trio_zmq
+
+from .conftest import pair
+
+
+async def test_exit_closes_every_socket_it_made_and_terminates() -> None:
+    async with trio_zmq.Context() as ctx:
+        a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+        b.close()
+        assert repr(ctx).startswith("<trio_zmq.Context 1 sockets")
+    assert a.closed
+    assert ctx.closed
+    assert ctx.underlying.closed
+
+
+async def test_exit_wakes_tasks_blocked_on_its_sockets() -> None:
+    outcomes = []
+    async with trio.open_nursery() as nursery, trio_zmq.Context() as ctx:
+        sock = ctx.socket(zmq.PULL)
+
+        async def blocked() -> None:
+            try:
+                await sock.recv()
+            except trio.ClosedResourceError:
+                outcomes.append("closed")
+
+        nursery.start_soon(blocked)
+        await trio.testing.wait_all_tasks_blocked()
+    assert outcomes == ["closed"]
+
+
+async def test_from_context_does_not_terminate_the_wrapped_context() -> None:
+    zctx = zmq.Context()
+    async with trio_zmq.Context.from_context(zctx) as ctx:
+        assert ctx.underlying is zctx
+        sock = ctx.socket(zmq.PAIR)
+    assert sock.closed
+    assert not zctx.closed
+    zctx.term()
+
+
+async def test_from_context_refuses_other_objects() -> None:
+    with pytest.raises(TypeError, match="zmq.Context"):
+        trio_zmq.Context.from_context(object())  # type: ignore[arg-type]
+
+
+async def test_sockets_get_the_default_linger_unless_told_otherwise() -> None:
+    async with trio_zmq.Context() as ctx:
+        assert ctx.socket(zmq.PUSH).linger == trio_zmq.DEFAULT_LINGER
+        assert ctx.socket(zmq.PUSH, linger=-1).linger == -1
+    async with trio_zmq.Context(linger=5) as ctx:
+        assert ctx.socket(zmq.PUSH).linger == 5
+
+
+async def test_exit_with_queued_messages_and_no_peer_finishes_within_linger() -> None:
+    async with trio_zmq.Context(linger=200) as ctx:
+        push = ctx.socket(zmq.PUSH)
+        push.connect("tcp://127.0.0.1:1")  # nobody there: messages stay queued
+        for _ in range(10):
+            await push.send(b"stuck")  # queued on the connecting pipe
+    assert ctx.closed  # bounded by the test's fail_after: never hangs
+
+
+async def test_cancelled_exit_destroys_with_linger_zero() -> None:
+    with trio.CancelScope() as scope:
+        async with trio_zmq.Context(linger=-1) as ctx:  # would wait forever
+            push = ctx.socket(zmq.PUSH)
+            push.connect("tcp://127.0.0.1:1")
+            scope.cancel()
+    assert scope.cancelled_caught
+    assert ctx.closed
+    assert ctx.underlying.closed
+
+
+async def test_aclose_twice_is_fine() -> None:
+    ctx = trio_zmq.Context()
+    await ctx.aclose()
+    await ctx.aclose()
+    assert ctx.closed
+
+
+def test_destroy_closes_and_terminates_without_a_run() -> None:
+    ctx = trio_zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+    ctx.destroy(linger=0)
+    assert sock.closed
+    assert ctx.underlying.closed

@@ -1,0 +1,201 @@
+"""Many tasks on one socket: no lost wake-up on the edge-triggered FD, no interleaving.
+
+Small high-water marks make tasks block often, so the waiting room (one
+watcher on the FD, everyone else parked) is exercised thousands of times.
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+import zmq
+
+import trio_zmq
+
+from .conftest import pair
+
+N = 2000
+
+
+@pytest.mark.parametrize("transport", ["inproc", "tcp"])
+async def test_one_dealer_sending_and_receiving_from_two_tasks_with_hwm_2(
+    ctx: trio_zmq.Context, transport: str
+) -> None:
+    router, dealer = pair(ctx, zmq.ROUTER, zmq.DEALER, transport, sndhwm=2, rcvhwm=2)
+    router.router_mandatory = 1  # block rather than drop when the dealer is full
+    received: list[bytes] = []
+
+    async def echo() -> None:
+        for _ in range(N):
+            await router.send_multipart(await router.recv_multipart())
+
+    async def sender() -> None:
+        for i in range(N):
+            await dealer.send(b"%d" % i)
+
+    async def receiver() -> None:
+        for _ in range(N):
+            received.append(await dealer.recv())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(echo)
+        nursery.start_soon(receiver)
+        nursery.start_soon(sender)
+    assert received == [b"%d" % i for i in range(N)]
+
+
+async def test_several_receivers_on_one_socket_each_get_each_message_once(
+    ctx: trio_zmq.Context,
+) -> None:
+    pull, push = pair(ctx, zmq.PULL, zmq.PUSH, sndhwm=1, rcvhwm=1)
+    got: list[list[int]] = [[] for _ in range(5)]
+
+    async def receiver(mine: list[int]) -> None:
+        while True:
+            msg = await pull.recv()
+            if msg == b"stop":
+                return
+            mine.append(int(msg))
+
+    async with trio.open_nursery() as nursery:
+        for mine in got:
+            nursery.start_soon(receiver, mine)
+        for i in range(N):
+            await push.send(b"%d" % i)
+        for _ in got:
+            await push.send(b"stop")
+    everything = sorted(i for mine in got for i in mine)
+    assert everything == list(range(N))
+    for mine in got:
+        assert mine == sorted(mine)  # each receiver sees them in order
+
+
+async def test_several_multipart_senders_with_hwm_1_never_interleave(
+    ctx: trio_zmq.Context,
+) -> None:
+    pull, push = pair(ctx, zmq.PULL, zmq.PUSH, sndhwm=1, rcvhwm=1)
+    senders, per_sender = 6, 300
+
+    async def sender(name: bytes) -> None:
+        for i in range(per_sender):
+            if i % 2:
+                await push.send_multipart([name, b"%d" % i, name + b"%d" % i])
+            else:  # frame by frame: the socket is held until the last frame
+                await push.send(name, zmq.SNDMORE)
+                await push.send(b"%d" % i, zmq.SNDMORE)
+                await push.send(name + b"%d" % i)
+
+    seen: dict[bytes, list[int]] = {}
+    async with trio.open_nursery() as nursery:
+        for s in range(senders):
+            nursery.start_soon(sender, b"s%d" % s)
+        for _ in range(senders * per_sender):
+            name, seq, check = await pull.recv_multipart()
+            assert check == name + seq
+            seen.setdefault(name, []).append(int(seq))
+    assert all(seqs == list(range(per_sender)) for seqs in seen.values())
+    assert len(seen) == senders
+
+
+async def test_two_pair_sockets_chatting_both_ways_from_four_tasks(
+    ctx: trio_zmq.Context,
+) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR, "tcp", sndhwm=1, rcvhwm=1)
+    results: dict[str, list[bytes]] = {"a": [], "b": []}
+
+    async def send_all(sock: trio_zmq.Socket) -> None:
+        for i in range(N):
+            await sock.send(b"%d" % i)
+
+    async def recv_all(sock: trio_zmq.Socket, into: list[bytes]) -> None:
+        for _ in range(N):
+            into.append(await sock.recv())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(recv_all, a, results["a"])
+        nursery.start_soon(recv_all, b, results["b"])
+        nursery.start_soon(send_all, a)
+        nursery.start_soon(send_all, b)
+    expected = [b"%d" % i for i in range(N)]
+    assert results == {"a": expected, "b": expected}
+
+
+async def test_sync_call_that_swallows_the_edge_does_not_strand_a_waiter(
+    ctx: trio_zmq.Context,
+) -> None:
+    # pyzmq#951: a receiver sleeps on the FD; a message arrives; before the
+    # scheduler looks at the FD, another call reads EVENTS, which processes
+    # the socket's commands and clears the FD. The waiter must still wake.
+    for read in (
+        lambda s: s.get(zmq.EVENTS),
+        lambda s: s.rcvhwm,
+        lambda s: s.set(zmq.RCVHWM, 5),
+        lambda s: s.getsockopt_string(zmq.LAST_ENDPOINT),
+    ):
+        a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+        got: list[bytes] = []
+
+        async def receive(sock: trio_zmq.Socket = b, into: list[bytes] = got) -> None:
+            into.append(await sock.recv())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receive)
+            await trio.testing.wait_all_tasks_blocked()
+            await a.send(b"edge")
+            read(b)  # no await in between: the FD's edge is gone now
+        assert got == [b"edge"]
+
+
+async def test_waiters_for_in_and_out_on_one_socket_both_wake(ctx: trio_zmq.Context) -> None:
+    peer, dealer = pair(ctx, zmq.DEALER, zmq.DEALER, sndhwm=1, rcvhwm=1)
+    while True:  # fill the dealer's outgoing queue
+        try:
+            await dealer.send(b"fill", zmq.NOBLOCK)
+        except zmq.Again:
+            break
+    sent, received = trio.Event(), trio.Event()
+
+    async def blocked_send() -> None:
+        await dealer.send(b"late")
+        sent.set()
+
+    async def blocked_recv() -> None:
+        assert await dealer.recv() == b"hello"
+        received.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(blocked_send)
+        nursery.start_soon(blocked_recv)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not sent.is_set()
+        await peer.send(b"hello")  # POLLIN for one waiter
+        await received.wait()
+        assert not sent.is_set()
+        while await peer.recv() != b"late":  # room, so POLLOUT for the other
+            pass
+        await sent.wait()
+
+
+async def test_a_cancelled_watcher_hands_the_fd_to_a_parked_task(ctx: trio_zmq.Context) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+    got: list[bytes] = []
+
+    async def receive() -> None:
+        got.append(await b.recv())
+
+    async with trio.open_nursery() as nursery:
+        first_scope = trio.CancelScope()
+        nursery.start_soon(_run_in, first_scope, receive)
+        await trio.testing.wait_all_tasks_blocked()  # the first is the watcher
+        nursery.start_soon(receive)  # the second parks
+        await trio.testing.wait_all_tasks_blocked()
+        first_scope.cancel()
+        await trio.testing.wait_all_tasks_blocked()
+        await a.send(b"to the second")
+    assert got == [b"to the second"]
+
+
+async def _run_in(scope: trio.CancelScope, fn: object) -> None:
+    with scope:
+        await fn()  # type: ignore[operator]
