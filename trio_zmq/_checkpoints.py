@@ -11,9 +11,10 @@ only:
   before it does anything);
 * a call that has to wait is a schedule point, because waiting is;
 * a call that completes at once is a **schedule point at least once every**
-  :data:`SCHEDULE_INTERVAL` (64) such calls in a row, counted per thread. A
-  task that never yields keeps every other task of its run from running, so
-  the count it sees is its own.
+  :data:`SCHEDULE_INTERVAL` (64) such calls in a row. The count is kept
+  per process: a task that never yields keeps every other task of its run
+  from running, so while it runs the count is its own; calls in other
+  threads' runs can only make its next yield come sooner.
 
 :func:`set_strict_checkpoints` switches to Trio's strict rule: every call
 that completes at once is also a full schedule point. The environment
@@ -23,7 +24,6 @@ variable ``TRIO_ZMQ_STRICT_CHECKPOINTS=1`` sets the same at import time.
 from __future__ import annotations
 
 import os
-import threading
 
 __all__ = ["SCHEDULE_INTERVAL", "set_strict_checkpoints", "strict_checkpoints_enabled"]
 
@@ -32,19 +32,22 @@ __all__ = ["SCHEDULE_INTERVAL", "set_strict_checkpoints", "strict_checkpoints_en
 SCHEDULE_INTERVAL = 64
 
 
-class _Budget(threading.local):
-    """How many immediate completions may still pass before one must yield."""
+class _Budget:
+    """How many immediate completions may still pass before one must yield.
 
-    remaining: int
-    interval: int
+    A plain object, not a ``threading.local``: it is read on every call, and a
+    thread-local attribute costs several times as much.
+    """
 
-    def __init__(self) -> None:
-        self.interval = 1 if _strict else SCHEDULE_INTERVAL
-        self.remaining = self.interval
+    __slots__ = ("interval", "remaining")
+
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
+        self.remaining = interval
 
 
-_strict = os.environ.get("TRIO_ZMQ_STRICT_CHECKPOINTS", "") not in ("", "0")
-budget = _Budget()
+_STRICT_AT_START = os.environ.get("TRIO_ZMQ_STRICT_CHECKPOINTS", "") not in ("", "0")
+budget = _Budget(1 if _STRICT_AT_START else SCHEDULE_INTERVAL)
 
 
 def set_strict_checkpoints(enabled: bool = True) -> None:
@@ -55,23 +58,22 @@ def set_strict_checkpoints(enabled: bool = True) -> None:
     always a cancel point). With strict checkpoints on, every such call
     yields, as Trio's own primitives do, at several microseconds a call.
 
-    The switch is process-wide: it takes effect at once in the calling
-    thread, and in other threads after their next schedule point.
+    The switch is process-wide and takes effect at once.
     """
-    global _strict
-    _strict = bool(enabled)
-    # The budget is per thread; make the current thread's follow at once and
-    # other threads' on their next refill (see ``refill``).
-    budget.interval = 1 if _strict else SCHEDULE_INTERVAL
+    budget.interval = 1 if enabled else SCHEDULE_INTERVAL
     budget.remaining = min(budget.remaining, budget.interval)
 
 
 def strict_checkpoints_enabled() -> bool:
     """Whether every immediate call is a full schedule point."""
-    return _strict
+    return budget.interval == 1
 
 
-def refill() -> None:
-    """Start a new run of immediate calls (called after each schedule point)."""
-    budget.interval = 1 if _strict else SCHEDULE_INTERVAL
-    budget.remaining = budget.interval
+def spend() -> bool:
+    """Count one call that completed at once; True when it must now yield."""
+    b = budget
+    b.remaining -= 1
+    if b.remaining > 0:
+        return False
+    b.remaining = b.interval
+    return True

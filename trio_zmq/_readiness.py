@@ -102,8 +102,8 @@ class Readiness:
         if self._watcher_scope is not None and events & self._watcher_mask:
             self._watcher_scope.cancel()
 
-    async def wait(self, mask: int) -> int:
-        """Sleep until ``EVENTS`` has a bit of *mask*; return ``EVENTS``.
+    async def wait(self, mask: int) -> bool:
+        """Sleep until ``EVENTS`` has a bit of *mask*; return whether it slept.
 
         Always reads ``EVENTS`` before sleeping, and returns at once, without
         a checkpoint, if a bit is already there.
@@ -113,6 +113,7 @@ class Readiness:
             trio.Cancelled: the wait was cancelled; nothing else changed.
         """
         self.waiting += 1
+        slept = False
         try:
             while True:
                 if self.closed:
@@ -120,7 +121,8 @@ class Readiness:
                 events: int = self._get(_EVENTS)
                 self._dispatch(events)
                 if events & mask:
-                    return events
+                    return slept
+                slept = True
                 if self._watcher_scope is None:
                     await self._watch(mask)
                 else:

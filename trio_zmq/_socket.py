@@ -68,8 +68,7 @@ _POLLOUT = int(zmq.POLLOUT)
 _RCVMORE = int(zmq.RCVMORE)
 _RCVTIMEO = int(zmq.RCVTIMEO)
 _SNDTIMEO = int(zmq.SNDTIMEO)
-_budget = _checkpoints.budget
-_refill = _checkpoints.refill
+_spend = _checkpoints.spend
 
 _LENT: Any = object()  # stands in for the run token while the socket is lent
 
@@ -142,6 +141,7 @@ class Socket:
         "_rcvtimeo",
         "_rd",
         "_send_owner",
+        "_slept",
         "_sndtimeo",
         "_sock",
         "_token",
@@ -154,6 +154,7 @@ class Socket:
     _rcvtimeo: int
     _sndtimeo: int
     _send_owner: Task | None
+    _slept: int
     _owner_lot: trio.lowlevel.ParkingLot
     _token: TrioToken | None
     _context: Context | None
@@ -199,6 +200,7 @@ class Socket:
         self._rcvtimeo = int(sock.get(zmq.RCVTIMEO))
         self._sndtimeo = int(sock.get(zmq.SNDTIMEO))
         self._send_owner = None
+        self._slept = 0
         self._owner_lot = trio.lowlevel.ParkingLot()
         try:
             self._token = current_trio_token()
@@ -279,54 +281,73 @@ class Socket:
         if self._rd.waiting:
             self._rd.recheck()
 
-    async def _retry(
-        self, mask: int, timeout_ms: int, attempt: Callable[[], T], sender: Task | None
-    ) -> T:
-        """Wait until *attempt* succeeds; it raises ``zmq.Again`` having done nothing.
+    def _settle(self) -> bool:
+        """Bookkeeping after a call that did not have to wait; True: yield now.
 
-        *sender*, for sends, is the calling task: it must also wait while
-        another task is half way through a multipart message.
+        The call may have processed the socket's commands, so tasks asleep on
+        it get a fresh look at ``EVENTS``; and it spends one unit of the
+        fairness budget (``_checkpoints.py``).
         """
         rd = self._rd
-        deadline = math.inf if timeout_ms < 0 else trio.current_time() + timeout_ms / 1000
-        with trio.CancelScope(deadline=deadline) as scope:
-            while True:
-                if sender is not None and self._send_owner not in (None, sender):
-                    await self._owner_lot.park()
-                    if rd.closed:
-                        raise closed_socket()
-                    continue
+        if rd.waiting:
+            rd.recheck()
+        return _spend()
+
+    async def _slow(
+        self, mask: int, attempt: Callable[[], T], flags: int, sender: Task | None
+    ) -> T:
+        """The path of a send or receive that could not complete at once.
+
+        Reached when *attempt* (which raises ``zmq.Again`` having done nothing)
+        just failed, or when the previous call in this direction had to sleep,
+        so that the socket is probably still not ready: waiting starts with a
+        read of ``EVENTS``, which costs a fraction of a failing attempt's
+        exception. *sender*, for sends, is the calling task: it also waits
+        while another task is half way through a multipart message.
+        """
+        timeout_ms = self._rcvtimeo if mask == _POLLIN else self._sndtimeo
+        if flags & _NOBLOCK or timeout_ms == 0:
+            if sender is None or self._send_owner in (None, sender):
                 try:
                     return attempt()
                 except zmq.Again:
                     pass
                 except zmq.ZMQError as exc:
                     self._fail(exc)
-                await rd.wait(mask)
-        assert scope.cancelled_caught
-        what = "receive" if mask == _POLLIN else "send"
-        option = "RCVTIMEO" if mask == _POLLIN else "SNDTIMEO"
+            if self._settle():
+                await cancel_shielded_checkpoint()
+            raise zmq.Again()
+        if timeout_ms < 0:
+            return await self._wait_then_attempt(mask, attempt, sender)
+        with trio.move_on_after(timeout_ms / 1000):
+            return await self._wait_then_attempt(mask, attempt, sender)
+        what, option = ("receive", "RCVTIMEO") if mask == _POLLIN else ("send", "SNDTIMEO")
         raise again(f"could not {what} within {option} ({timeout_ms} ms)")
 
-    async def _after_success(self) -> None:
-        """What every async call does once it has taken effect."""
+    async def _wait_then_attempt(
+        self, mask: int, attempt: Callable[[], T], sender: Task | None
+    ) -> T:
         rd = self._rd
-        if rd.waiting:
-            rd.recheck()
-        b = _budget
-        b.remaining -= 1
-        if b.remaining <= 0:
-            _refill()
-            await cancel_shielded_checkpoint()
-
-    async def _after_failure(self) -> None:
-        # A NOBLOCK call that found nothing to do counts as a call that
-        # completed at once: a loop of them must still let others run.
-        b = _budget
-        b.remaining -= 1
-        if b.remaining <= 0:
-            _refill()
-            await cancel_shielded_checkpoint()
+        slept = False
+        while True:
+            if sender is not None and self._send_owner not in (None, sender):
+                await self._owner_lot.park()
+                if rd.closed:
+                    raise closed_socket()
+                continue
+            slept |= await rd.wait(mask)
+            if sender is not None and self._send_owner not in (None, sender):
+                continue  # another task began a multipart message while we slept
+            try:
+                result = attempt()
+            except zmq.Again:
+                continue  # another task got there first
+            except zmq.ZMQError as exc:
+                self._fail(exc)
+            # Remember whether this direction had to sleep: if so, the next
+            # call looks at EVENTS before trying (see _slow).
+            self._slept = self._slept | mask if slept else self._slept & ~mask
+            return result
 
     # ------------------------------------------------------------------
     # Synchronous part
@@ -582,73 +603,43 @@ class Socket:
         await checkpoint_if_cancelled()
         if self._token is not current_trio_token():
             self._adopt_run()
-        if flags & _SNDMORE or self._send_owner is not None:
-            return await self._send_owned(data, flags, copy, track)
         result: zmq.MessageTracker | None
-        try:
-            result = _send(self._sock, data, flags | _NOBLOCK, copy, track)
-        except zmq.Again:
-            if flags & _NOBLOCK or self._sndtimeo == 0:
-                await self._after_failure()
-                raise
-            sock = self._sock
-            result = await self._retry(
-                _POLLOUT,
-                self._sndtimeo,
-                lambda: _send(sock, data, flags | _NOBLOCK, copy, track),
-                current_task(),
-            )
-        except zmq.ZMQError as exc:
-            self._fail(exc)
-        except TypeError:
-            if isinstance(data, (bytes, zmq.Frame)):
-                raise
-            raise _not_bytes_error(data, "send", "send_string") from None
-        await self._after_success()
+        if flags & _SNDMORE or self._send_owner is not None or self._slept & _POLLOUT:
+            result = await self._send_slow(data, flags, copy, track)
+        else:
+            try:
+                result = _send(self._sock, data, flags | _NOBLOCK, copy, track)
+            except zmq.Again:
+                result = await self._send_slow(data, flags, copy, track)
+            except zmq.ZMQError as exc:
+                self._fail(exc)
+            except TypeError:
+                raise _not_bytes_error(data, "send", "send_string") from None
+        if self._settle():
+            await cancel_shielded_checkpoint()
         return result
 
-    async def _send_owned(
+    async def _send_slow(
         self, data: Buffer | zmq.Frame, flags: int, copy: bool, track: bool
     ) -> zmq.MessageTracker | None:
-        """A send that opens, continues or must wait for a multipart message."""
+        """A send that must wait, or that opens, continues or waits for a multipart message."""
         task = current_task()
         sock = self._sock
-        owner = self._send_owner
-        result: zmq.MessageTracker | None
+
+        def attempt() -> zmq.MessageTracker | None:
+            return _send(sock, data, flags | _NOBLOCK, copy, track)  # type: ignore[no-any-return]
+
         try:
-            if owner is None or owner is task:
+            if self._send_owner in (None, task) and not self._slept & _POLLOUT:
                 try:
-                    result = _send(sock, data, flags | _NOBLOCK, copy, track)
+                    result = attempt()  # a frame of this task's own message, probably ready
                 except zmq.Again:
-                    if flags & _NOBLOCK or self._sndtimeo == 0:
-                        await self._after_failure()
-                        raise
-                    result = await self._retry(
-                        _POLLOUT,
-                        self._sndtimeo,
-                        lambda: _send(sock, data, flags | _NOBLOCK, copy, track),
-                        task,
-                    )
-            elif flags & _NOBLOCK:
-                await self._after_failure()
-                raise again("another task is sending a multipart message")
+                    result = await self._slow(_POLLOUT, attempt, flags, task)
             else:
-                result = await self._retry(
-                    _POLLOUT,
-                    self._sndtimeo,
-                    lambda: _send(sock, data, flags | _NOBLOCK, copy, track),
-                    task,
-                )
-        except zmq.ZMQError as exc:
-            if isinstance(exc, zmq.Again):
-                raise
-            self._fail(exc)
+                result = await self._slow(_POLLOUT, attempt, flags, task)
         except TypeError:
-            if isinstance(data, (bytes, zmq.Frame)):
-                raise
             raise _not_bytes_error(data, "send", "send_string") from None
         self._claim(task, flags)
-        await self._after_success()
         return result
 
     def _claim(self, task: Task, flags: int) -> None:
@@ -705,62 +696,59 @@ class Socket:
         if self._token is not current_trio_token():
             self._adopt_run()
         _check_frames(msg_parts)
-        task = None
-        owner = self._send_owner
-        try:
-            if owner is None:
-                try:
-                    result, sent = self._send_parts_now(msg_parts, flags, copy, track)
-                except zmq.Again:
-                    if flags & _NOBLOCK or self._sndtimeo == 0:
-                        await self._after_failure()
-                        raise
-                    task = current_task()
-                    result, sent = await self._retry(
-                        _POLLOUT,
-                        self._sndtimeo,
-                        lambda: self._send_parts_now(msg_parts, flags, copy, track),
-                        task,
-                    )
+        if self._send_owner is None and not self._slept & _POLLOUT:
+            try:
+                result, sent = self._send_parts_now(msg_parts, flags, copy, track)
+            except zmq.Again:
+                result, sent = await self._send_parts_slow(msg_parts, flags, copy, track)
+            except zmq.ZMQError as exc:
+                self._fail(exc)
             else:
-                task = current_task()
-                if owner is not task and flags & _NOBLOCK:
-                    await self._after_failure()
-                    raise again("another task is sending a multipart message")
-                result, sent = await self._retry(
-                    _POLLOUT,
-                    self._sndtimeo,
-                    lambda: self._send_parts_now(msg_parts, flags, copy, track),
-                    task,
-                )
-            if sent < len(msg_parts):
-                result = await self._finish_message(msg_parts, sent, flags, copy, track)
-        except zmq.ZMQError as exc:
-            if isinstance(exc, zmq.Again):
-                raise
-            self._fail(exc)
-        if task is not None or flags & _SNDMORE:
-            self._claim(task or current_task(), flags)
-        await self._after_success()
+                if flags & _SNDMORE:
+                    self._claim(current_task(), flags)
+        else:
+            result, sent = await self._send_parts_slow(msg_parts, flags, copy, track)
+        if sent < len(msg_parts):
+            result = await self._finish_message(msg_parts, sent, flags, copy, track)
+        if self._settle():
+            await cancel_shielded_checkpoint()
+        return result
+
+    async def _send_parts_slow(
+        self, parts: Sequence[Any], flags: int, copy: bool, track: bool
+    ) -> tuple[zmq.MessageTracker | None, int]:
+        task = current_task()
+        result = await self._slow(
+            _POLLOUT, lambda: self._send_parts_now(parts, flags, copy, track), flags, task
+        )
+        self._claim(task, flags)
         return result
 
     async def _finish_message(
         self, parts: Sequence[Any], start: int, flags: int, copy: bool, track: bool
     ) -> zmq.MessageTracker | None:
-        # The first frame is out, so the message must be completed: a
-        # cancellation now would leave half a message, hence the shield.
+        # The first frames are out, so the message must be completed, and
+        # nobody else may send meanwhile: hold the send side, shielded from
+        # cancellation, which would otherwise leave half a message.
+        task = current_task()
+        self._send_owner = task
         sock = self._sock
         last = len(parts) - 1
         result = None
-        with trio.CancelScope(shield=True):
-            for i in range(start, last + 1):
-                part_flags = (flags | _SNDMORE) if i < last else flags
-                while True:
-                    try:
-                        result = _send(sock, parts[i], part_flags | _NOBLOCK, copy, track)
-                        break
-                    except zmq.Again:
-                        await self._rd.wait(_POLLOUT)
+        try:
+            with trio.CancelScope(shield=True):
+                for i in range(start, last + 1):
+                    part_flags = (flags | _SNDMORE) if i < last else flags
+                    while True:
+                        try:
+                            result = _send(sock, parts[i], part_flags | _NOBLOCK, copy, track)
+                            break
+                        except zmq.Again:
+                            await self._rd.wait(_POLLOUT)
+                        except zmq.ZMQError as exc:
+                            self._fail(exc)
+        finally:
+            self._claim(task, flags)
         return result
 
     async def send_string(self, u: str, flags: int = 0, *, encoding: str = "utf-8") -> None:
@@ -837,20 +825,23 @@ class Socket:
         await checkpoint_if_cancelled()
         if self._token is not current_trio_token():
             self._adopt_run()
+        sock = self._sock
         result: bytes | zmq.Frame
-        try:
-            result = _recv(self._sock, flags | _NOBLOCK, copy, track)
-        except zmq.Again:
-            if flags & _NOBLOCK or self._rcvtimeo == 0:
-                await self._after_failure()
-                raise
-            sock = self._sock
-            result = await self._retry(
-                _POLLIN, self._rcvtimeo, lambda: _recv(sock, flags | _NOBLOCK, copy, track), None
+        if self._slept & _POLLIN:
+            result = await self._slow(
+                _POLLIN, lambda: _recv(sock, flags | _NOBLOCK, copy, track), flags, None
             )
-        except zmq.ZMQError as exc:
-            self._fail(exc)
-        await self._after_success()
+        else:
+            try:
+                result = _recv(sock, flags | _NOBLOCK, copy, track)
+            except zmq.Again:
+                result = await self._slow(
+                    _POLLIN, lambda: _recv(sock, flags | _NOBLOCK, copy, track), flags, None
+                )
+            except zmq.ZMQError as exc:
+                self._fail(exc)
+        if self._settle():
+            await cancel_shielded_checkpoint()
         return result
 
     def _recv_parts_now(self, flags: int, copy: bool, track: bool) -> list[Any]:
@@ -892,18 +883,22 @@ class Socket:
         await checkpoint_if_cancelled()
         if self._token is not current_trio_token():
             self._adopt_run()
-        try:
-            result = self._recv_parts_now(flags, copy, track)
-        except zmq.Again:
-            if flags & _NOBLOCK or self._rcvtimeo == 0:
-                await self._after_failure()
-                raise
-            result = await self._retry(
-                _POLLIN, self._rcvtimeo, lambda: self._recv_parts_now(flags, copy, track), None
+        result: list[Any]
+        if self._slept & _POLLIN:
+            result = await self._slow(
+                _POLLIN, lambda: self._recv_parts_now(flags, copy, track), flags, None
             )
-        except zmq.ZMQError as exc:
-            self._fail(exc)
-        await self._after_success()
+        else:
+            try:
+                result = self._recv_parts_now(flags, copy, track)
+            except zmq.Again:
+                result = await self._slow(
+                    _POLLIN, lambda: self._recv_parts_now(flags, copy, track), flags, None
+                )
+            except zmq.ZMQError as exc:
+                self._fail(exc)
+        if self._settle():
+            await cancel_shielded_checkpoint()
         return result
 
     async def recv_string(self, flags: int = 0, *, encoding: str = "utf-8") -> str:
@@ -1036,11 +1031,13 @@ class Socket:
         except zmq.ZMQError as exc:
             self._fail(exc)
         if events or timeout == 0:
-            await self._after_success()
+            if _spend():
+                await cancel_shielded_checkpoint()
             return events
         seconds = math.inf if timeout is None or timeout < 0 else timeout / 1000
         with trio.move_on_after(seconds):
-            return await rd.wait(mask) & mask
+            await rd.wait(mask)
+            return rd.events() & mask
         return 0
 
     def __aiter__(self) -> Self:
