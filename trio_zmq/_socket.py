@@ -68,6 +68,7 @@ _POLLOUT = int(zmq.POLLOUT)
 _RCVMORE = int(zmq.RCVMORE)
 _RCVTIMEO = int(zmq.RCVTIMEO)
 _SNDTIMEO = int(zmq.SNDTIMEO)
+_budget = _checkpoints.budget
 _spend = _checkpoints.spend
 
 _LENT: Any = object()  # stands in for the run token while the socket is lent
@@ -291,7 +292,12 @@ class Socket:
         rd = self._rd
         if rd.waiting:
             rd.recheck()
-        return _spend()
+        budget = _budget  # _checkpoints.spend(), inlined: this runs on every call
+        budget.remaining -= 1
+        if budget.remaining > 0:
+            return False
+        budget.remaining = budget.interval
+        return True
 
     async def _slow(
         self, mask: int, attempt: Callable[[], T], flags: int, sender: Task | None
