@@ -1,0 +1,692 @@
+"""The ZAP authenticator: CURVE, PLAIN, address lists, malformed requests, lifetime."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trio
+import zmq
+import zmq.auth
+from zmq.utils import z85
+from zmq.utils.monitor import parse_monitor_message
+
+import trio_zmq
+from trio_zmq.auth import ZAP_ENDPOINT, Decision, open_authenticator, serve_authenticator
+
+# ----------------------------------------------------------------------
+# Helpers
+
+
+class Decisions(logging.Handler):
+    """Collects the ``trio_zmq.auth`` decisions and lets a test wait for one.
+
+    ``emit`` runs in the authenticator's task, in the test's thread, so it
+    can wake a Trio task directly: waiting on it needs no sleeps.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self._changed = trio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self._changed.set()
+        self._changed = trio.Event()
+
+    @property
+    def decisions(self) -> list[Decision]:
+        return [r.zap_decision for r in self.records if hasattr(r, "zap_decision")]
+
+    async def wait_for(self, predicate: Callable[[Decision], bool]) -> Decision:
+        seen = 0
+        while True:
+            found = [d for d in self.decisions[seen:] if predicate(d)]
+            if found:
+                return found[0]
+            seen = len(self.decisions)
+            await self._changed.wait()
+
+
+@pytest.fixture
+def decisions() -> Iterator[Decisions]:
+    log = logging.getLogger("trio_zmq.auth")
+    handler = Decisions()
+    saved = log.level
+    log.setLevel(logging.DEBUG)
+    log.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved)
+
+
+@dataclass(frozen=True)
+class Certs:
+    server_public: bytes
+    server_secret: bytes
+    client_public: bytes
+    client_secret: bytes
+    stranger_public: bytes
+    stranger_secret: bytes
+    authorized: Path  # holds the client's public certificate only
+
+
+@pytest.fixture
+def certs(tmp_path: Path) -> Certs:
+    keys = tmp_path / "keys"
+    authorized = tmp_path / "authorized"
+    keys.mkdir()
+    authorized.mkdir()
+    pairs: list[bytes] = []
+    for name in ("server", "client", "stranger"):
+        _, secret_file = zmq.auth.create_certificates(keys, name)
+        public, secret = zmq.auth.load_certificate(secret_file)
+        assert secret is not None
+        pairs += [public, secret]
+    shutil.copy(keys / "client.key", authorized / "client.key")
+    return Certs(*pairs, authorized=authorized)
+
+
+def curve_server(
+    ctx: trio_zmq.Context, certs: Certs, socket_type: int = zmq.PULL
+) -> trio_zmq.Socket:
+    return ctx.socket(
+        socket_type,
+        curve_server=True,
+        curve_secretkey=certs.server_secret,
+        curve_publickey=certs.server_public,
+    )
+
+
+def curve_client(
+    ctx: trio_zmq.Context, certs: Certs, public: bytes, secret: bytes, endpoint: str
+) -> trio_zmq.Socket:
+    sock = ctx.socket(
+        zmq.PUSH,
+        curve_serverkey=certs.server_public,
+        curve_publickey=public,
+        curve_secretkey=secret,
+    )
+    sock.connect(endpoint)
+    return sock
+
+
+def plain_client(ctx: trio_zmq.Context, user: str, password: str, endpoint: str) -> trio_zmq.Socket:
+    sock = ctx.socket(zmq.PUSH, plain_username=user.encode(), plain_password=password.encode())
+    sock.connect(endpoint)
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def monitor(sock: trio_zmq.Socket, events: int) -> AsyncIterator[trio_zmq.Socket]:
+    """A monitor of *sock* for *events*; set it up before bind/connect."""
+    mon = trio_zmq.Socket.from_socket(sock.underlying.get_monitor_socket(events))
+    try:
+        yield mon
+    finally:
+        sock.underlying.disable_monitor()
+        mon.close(linger=0)
+
+
+async def wait_event(mon: trio_zmq.Socket, event: int) -> None:
+    while True:
+        if parse_monitor_message(await mon.recv_multipart())["event"] == event:
+            return
+
+
+async def assert_nothing_queued(sock: trio_zmq.Socket) -> None:
+    with pytest.raises(zmq.Again):
+        await sock.recv(zmq.NOBLOCK)
+
+
+async def zap_request(ctx: trio_zmq.Context, *frames: bytes) -> list[bytes]:
+    """Send one request straight to the ZAP endpoint; return the reply, envelope off."""
+    async with ctx.socket(zmq.DEALER, linger=0) as dealer:
+        dealer.connect(ZAP_ENDPOINT)
+        await dealer.send_multipart([b"", *frames])
+        reply = await dealer.recv_multipart()
+    assert reply[0] == b""
+    return reply[1:]
+
+
+def request(
+    mechanism: bytes, *credentials: bytes, address: bytes = b"127.0.0.1", domain: bytes = b""
+) -> tuple[bytes, ...]:
+    return (b"1.0", b"id-7", domain, address, b"", mechanism, *credentials)
+
+
+# ----------------------------------------------------------------------
+# CURVE
+
+
+async def test_curve_client_with_a_certificate_in_the_directory_gets_in(
+    ctx: trio_zmq.Context, certs: Certs, decisions: Decisions
+) -> None:
+    async with open_authenticator(ctx) as auth:
+        auth.configure_curve(domain="*", location=certs.authorized)
+        server = curve_server(ctx, certs)
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        client = curve_client(ctx, certs, certs.client_public, certs.client_secret, endpoint)
+        await client.send(b"hello")
+        frame = await server.recv(copy=False)
+    assert frame.bytes == b"hello"
+    assert frame.get("User-Id") == certs.client_public.decode()
+    (decision,) = decisions.decisions
+    assert decision.allowed
+    assert decision.mechanism == "CURVE"
+    assert decision.credential == certs.client_public.decode()
+
+
+async def test_curve_client_without_a_certificate_is_kept_out_and_nothing_it_sent_arrives(
+    ctx: trio_zmq.Context, certs: Certs, decisions: Decisions
+) -> None:
+    async with open_authenticator(ctx) as auth:
+        auth.configure_curve(domain="*", location=certs.authorized)
+        server = curve_server(ctx, certs)
+        async with monitor(server, zmq.EVENT_HANDSHAKE_FAILED_AUTH) as mon:
+            endpoint = server.bind("tcp://127.0.0.1:*")
+            stranger = curve_client(
+                ctx, certs, certs.stranger_public, certs.stranger_secret, endpoint
+            )
+            await stranger.send(b"intruder")  # queued before the handshake
+            await wait_event(mon, zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        client = curve_client(ctx, certs, certs.client_public, certs.client_secret, endpoint)
+        await client.send(b"friend")
+        assert await server.recv() == b"friend"
+        await assert_nothing_queued(server)
+    denied = decisions.decisions[0]
+    assert not denied.allowed
+    assert denied.status_code == 400
+    assert denied.credential == certs.stranger_public.decode()
+    assert "no certificate" in denied.reason
+
+
+async def test_curve_allow_any_lets_a_client_with_any_key_in(
+    ctx: trio_zmq.Context, certs: Certs, decisions: Decisions
+) -> None:
+    async with open_authenticator(ctx) as auth:
+        auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
+        server = curve_server(ctx, certs)
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        stranger = curve_client(ctx, certs, certs.stranger_public, certs.stranger_secret, endpoint)
+        await stranger.send(b"anyone")
+        assert await server.recv() == b"anyone"
+    assert decisions.decisions[0].allowed
+
+
+async def test_an_unencrypted_client_cannot_talk_to_a_curve_server(
+    ctx: trio_zmq.Context, certs: Certs
+) -> None:
+    async with open_authenticator(ctx) as auth:
+        auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
+        server = curve_server(ctx, certs)
+        async with monitor(server, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL) as mon:
+            endpoint = server.bind("tcp://127.0.0.1:*")
+            plain = ctx.socket(zmq.PUSH)
+            plain.connect(endpoint)
+            await plain.send(b"in the clear")
+            await wait_event(mon, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        await assert_nothing_queued(server)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_curve_callback_decides_per_key(
+    ctx: trio_zmq.Context, certs: Certs, decisions: Decisions, kind: str
+) -> None:
+    calls: list[tuple[str, bytes]] = []
+
+    def sync_callback(domain: str, key: bytes) -> bool:
+        calls.append((domain, key))
+        return key == certs.client_public
+
+    async def async_callback(domain: str, key: bytes) -> bool:
+        await trio.lowlevel.checkpoint()
+        return sync_callback(domain, key)
+
+    async with open_authenticator(ctx) as auth:
+        auth.configure_curve_callback("*", sync_callback if kind == "sync" else async_callback)
+        server = curve_server(ctx, certs)
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        stranger = curve_client(ctx, certs, certs.stranger_public, certs.stranger_secret, endpoint)
+        await stranger.send(b"intruder")
+        await decisions.wait_for(lambda d: not d.allowed)
+        client = curve_client(ctx, certs, certs.client_public, certs.client_secret, endpoint)
+        await client.send(b"friend")
+        assert await server.recv() == b"friend"
+        await assert_nothing_queued(server)
+    assert ("*", certs.stranger_public) in calls
+    assert ("*", certs.client_public) in calls
+
+
+async def test_a_curve_callback_may_be_a_pyzmq_style_credentials_provider(
+    ctx: trio_zmq.Context,
+) -> None:
+    key = b"k" * 32
+
+    class Provider:
+        def callback(self, domain: str, z85_key: bytes) -> bool:
+            return domain == "vault" and z85_key == z85.encode(key)
+
+    async with open_authenticator(ctx) as auth:
+        auth.configure_curve_callback(domain="vault", credentials_provider=Provider())
+        reply = await zap_request(ctx, *request(b"CURVE", key, domain=b"vault"))
+    assert reply[2] == b"200"
+    assert reply[4] == z85.encode(key)
+
+
+async def test_a_curve_callback_that_raises_denies_with_500_and_the_handler_keeps_serving(
+    ctx: trio_zmq.Context, decisions: Decisions
+) -> None:
+    def broken(domain: str, key: bytes) -> bool:
+        raise LookupError("key database unreachable")
+
+    async with open_authenticator(ctx) as auth:
+        auth.configure_curve_callback("*", broken)
+        failed = await zap_request(ctx, *request(b"CURVE", b"k" * 32))
+        served = await zap_request(ctx, *request(b"NULL"))
+    assert failed[2] == b"500"
+    assert served[2] == b"200"
+    (record,) = [r for r in decisions.records if r.levelno == logging.ERROR]
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], LookupError)
+
+
+async def test_a_slow_async_callback_does_not_hold_up_other_handshakes(
+    ctx: trio_zmq.Context,
+) -> None:
+    slow_key, quick_key = b"s" * 32, b"q" * 32
+    release = trio.Event()
+
+    async def callback(domain: str, key: bytes) -> bool:
+        if key == z85.encode(slow_key):
+            await release.wait()
+        return True
+
+    async with open_authenticator(ctx) as auth, ctx.socket(zmq.DEALER) as slow:
+        auth.configure_curve_callback("*", callback)
+        slow.connect(ZAP_ENDPOINT)
+        await slow.send_multipart([b"", *request(b"CURVE", slow_key)])
+        quick = await zap_request(ctx, *request(b"CURVE", quick_key))
+        release.set()
+        slow_reply = await slow.recv_multipart()
+    assert quick[2] == b"200"
+    assert slow_reply[3] == b"200"
+
+
+async def test_curve_policies_are_per_domain_with_star_as_the_fallback(
+    ctx: trio_zmq.Context, certs: Certs
+) -> None:
+    unknown = z85.decode(certs.stranger_public)
+    async with open_authenticator(ctx) as auth:
+        auth.configure_curve("*", zmq.auth.CURVE_ALLOW_ANY)
+        auth.configure_curve("vault", certs.authorized)
+        elsewhere = await zap_request(ctx, *request(b"CURVE", unknown, domain=b"x"))
+        in_vault = await zap_request(ctx, *request(b"CURVE", unknown, domain=b"vault"))
+    assert elsewhere[2] == b"200"
+    assert in_vault[2] == b"400"
+
+
+async def test_a_certificate_location_that_is_not_a_directory_is_refused_at_once(
+    ctx: trio_zmq.Context, tmp_path: Path
+) -> None:
+    async with open_authenticator(ctx) as auth:
+        with pytest.raises(OSError, match="certificate directory"):
+            auth.configure_curve("*", tmp_path / "missing")
+        with pytest.raises(ValueError, match="needs a location"):
+            auth.configure_curve("*")
+
+
+# ----------------------------------------------------------------------
+# PLAIN
+
+
+async def test_a_plain_client_with_the_right_password_gets_in(
+    ctx: trio_zmq.Context, decisions: Decisions
+) -> None:
+    async with open_authenticator(ctx) as auth:
+        auth.configure_plain(domain="*", passwords={"admin": "secret"})
+        server = ctx.socket(zmq.PULL, plain_server=True)
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        client = plain_client(ctx, "admin", "secret", endpoint)
+        await client.send(b"hello")
+        frame = await server.recv(copy=False)
+    assert frame.bytes == b"hello"
+    assert frame.get("User-Id") == "admin"
+    (decision,) = decisions.decisions
+    assert decision.allowed
+    assert (decision.mechanism, decision.credential) == ("PLAIN", "admin")
+
+
+async def test_a_plain_client_with_a_wrong_password_is_kept_out_and_the_password_is_not_logged(
+    ctx: trio_zmq.Context, decisions: Decisions
+) -> None:
+    async with open_authenticator(ctx) as auth:
+        auth.configure_plain(domain="*", passwords={"admin": "secret"})
+        server = ctx.socket(zmq.PULL, plain_server=True)
+        async with monitor(server, zmq.EVENT_HANDSHAKE_FAILED_AUTH) as mon:
+            endpoint = server.bind("tcp://127.0.0.1:*")
+            client = plain_client(ctx, "admin", "guess-1234", endpoint)
+            await client.send(b"let me in")
+            await wait_event(mon, zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        await assert_nothing_queued(server)
+    decision = decisions.decisions[0]
+    assert not decision.allowed
+    assert decision.reason == "wrong password"
+    assert not any("guess-1234" in r.getMessage() for r in decisions.records)
+
+
+async def test_plain_passwords_for_star_cover_every_domain_without_its_own(
+    ctx: trio_zmq.Context,
+) -> None:
+    async with open_authenticator(ctx) as auth:
+        auth.configure_plain("*", {"anyone": "pw"})
+        auth.configure_plain("vault", {"keeper": "pw"})
+        elsewhere = await zap_request(ctx, *request(b"PLAIN", b"anyone", b"pw", domain=b"x"))
+        in_vault = await zap_request(ctx, *request(b"PLAIN", b"anyone", b"pw", domain=b"vault"))
+        keeper = await zap_request(ctx, *request(b"PLAIN", b"keeper", b"pw", domain=b"vault"))
+    assert [elsewhere[2], in_vault[2], keeper[2]] == [b"200", b"400", b"200"]
+
+
+async def test_policy_changes_apply_from_the_next_handshake(ctx: trio_zmq.Context) -> None:
+    plain = request(b"PLAIN", b"admin", b"secret")
+    async with open_authenticator(ctx) as auth:
+        before = await zap_request(ctx, *plain)
+        passwords = {"admin": "secret"}
+        auth.configure_plain("*", passwords)
+        configured = await zap_request(ctx, *plain)
+        passwords["admin"] = "changed"  # the mapping is kept, as in pyzmq
+        changed = await zap_request(ctx, *plain)
+    assert [before[2], configured[2], changed[2]] == [b"400", b"200", b"400"]
+
+
+# ----------------------------------------------------------------------
+# Address lists
+
+
+@pytest.mark.parametrize(
+    ("listed", "expected"),
+    [("127.0.0.1", b"ZAP denied"), ("127.0.0.0/8", b"ZAP denied"), ("10.0.0.0/8", b"delivered")],
+)
+async def test_a_deny_list_keeps_listed_addresses_and_networks_out(
+    ctx: trio_zmq.Context, listed: str, expected: bytes
+) -> None:
+    async with open_authenticator(ctx) as auth:
+        auth.deny(listed)
+        # NULL peers are submitted to ZAP once the server names a ZAP domain.
+        server = ctx.socket(zmq.PULL, zap_domain=b"global")
+        async with monitor(server, zmq.EVENT_HANDSHAKE_FAILED_AUTH) as mon:
+            endpoint = server.bind("tcp://127.0.0.1:*")
+            client = ctx.socket(zmq.PUSH)
+            client.connect(endpoint)
+            await client.send(b"delivered")
+            async with trio.open_nursery() as nursery:
+
+                async def denied() -> None:
+                    await wait_event(mon, zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+                    outcome.append(b"ZAP denied")
+                    nursery.cancel_scope.cancel()
+
+                async def received() -> None:
+                    outcome.append(await server.recv())
+                    nursery.cancel_scope.cancel()
+
+                outcome: list[bytes] = []
+                nursery.start_soon(denied)
+                nursery.start_soon(received)
+        assert outcome == [expected]
+        await assert_nothing_queued(server)
+
+
+@pytest.mark.parametrize(
+    ("listed", "allowed"), [("127.0.0.0/8", True), ("127.0.0.1", True), ("10.0.0.0/8", False)]
+)
+async def test_an_allow_list_lets_only_listed_addresses_and_networks_in(
+    ctx: trio_zmq.Context, decisions: Decisions, listed: str, allowed: bool
+) -> None:
+    async with open_authenticator(ctx) as auth:
+        auth.allow(listed)
+        auth.configure_plain("*", {"admin": "secret"})
+        server = ctx.socket(zmq.PULL, plain_server=True)
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        client = plain_client(ctx, "admin", "secret", endpoint)
+        await client.send(b"hello")
+        decision = await decisions.wait_for(lambda d: d.mechanism == "PLAIN")
+        if allowed:
+            assert await server.recv() == b"hello"
+    assert decision.allowed is allowed
+    assert decision.address == "127.0.0.1"
+    if not allowed:
+        assert decision.reason == "address is not on the allow list"
+
+
+@pytest.mark.parametrize(
+    ("method", "listed", "address", "status"),
+    [
+        ("allow", "10.0.0.0/8", b"10.200.3.4", b"200"),
+        ("allow", "10.0.0.0/8", b"11.0.0.1", b"400"),
+        ("allow", "::1/128", b"::1", b"200"),
+        ("allow", "2001:db8::/32", b"2001:db9::1", b"400"),
+        ("allow", "127.0.0.1", b"::ffff:127.0.0.1", b"200"),
+        ("allow", "127.0.0.1", b"", b"400"),
+        ("deny", "192.168.0.0/16", b"192.168.4.4", b"400"),
+        ("deny", "192.168.0.0/16", b"192.169.0.1", b"200"),
+        ("deny", "fe80::/10", b"fe80::1", b"400"),
+        ("deny", "127.0.0.1", b"", b"200"),
+    ],
+)
+async def test_address_lists_match_addresses_and_cidr_networks(
+    ctx: trio_zmq.Context, method: str, listed: str, address: bytes, status: bytes
+) -> None:
+    async with open_authenticator(ctx) as auth:
+        getattr(auth, method)(listed)
+        reply = await zap_request(ctx, *request(b"NULL", address=address))
+    assert reply[2] == status
+
+
+async def test_allow_and_deny_lists_do_not_mix(ctx: trio_zmq.Context) -> None:
+    async with open_authenticator(ctx) as auth:
+        auth.allow("127.0.0.1")
+        with pytest.raises(ValueError, match="do not mix"):
+            auth.deny("10.0.0.1")
+
+
+async def test_an_entry_that_is_no_address_is_refused_at_once(ctx: trio_zmq.Context) -> None:
+    async with open_authenticator(ctx) as auth:
+        with pytest.raises(ValueError, match="CIDR"):
+            auth.allow("localhost")
+        with pytest.raises(ValueError, match="CIDR"):
+            auth.deny("10.0.0.0/33")
+
+
+# ----------------------------------------------------------------------
+# Malformed requests and other mechanisms
+
+
+@pytest.mark.parametrize(
+    ("frames", "why"),
+    [
+        ((b"2.0", b"id-7", b"", b"127.0.0.1", b"", b"NULL"), "version"),
+        ((b"1.0", b"id-7", b"", b"127.0.0.1"), "at least 6"),
+        ((b"1.0", b"id-7", b"", b"127.0.0.1", b"", b"MAGIC"), "unknown mechanism"),
+        ((b"1.0", b"id-7", b"", b"127.0.0.1", b"", b"PLAIN", b"admin"), "credential frames"),
+        ((b"1.0", b"id-7", b"", b"127.0.0.1", b"", b"CURVE", b"short"), "32 bytes"),
+    ],
+)
+async def test_a_malformed_request_gets_an_error_reply_and_the_handler_keeps_serving(
+    ctx: trio_zmq.Context, decisions: Decisions, frames: tuple[bytes, ...], why: str
+) -> None:
+    async with open_authenticator(ctx):
+        reply = await zap_request(ctx, *frames)
+        valid = await zap_request(ctx, *request(b"NULL"))
+    assert reply[:3] == [b"1.0", b"id-7", b"400"]
+    assert why in reply[3].decode()
+    assert valid[2] == b"200"
+    (warning,) = [r for r in decisions.records if r.levelno == logging.WARNING]
+    assert "malformed" in warning.getMessage()
+
+
+async def test_a_request_without_a_request_id_is_logged_and_the_handler_keeps_serving(
+    ctx: trio_zmq.Context, decisions: Decisions
+) -> None:
+    async with open_authenticator(ctx), ctx.socket(zmq.DEALER) as dealer:
+        dealer.connect(ZAP_ENDPOINT)
+        await dealer.send_multipart([b"", b"1.0"])
+        await dealer.send_multipart([b"no delimiter"])
+        await dealer.send_multipart([b"", *request(b"NULL")])
+        reply = await dealer.recv_multipart()  # the first reply is the valid one's
+    assert reply[1:4] == [b"1.0", b"id-7", b"200"]
+    warnings = [r.getMessage() for r in decisions.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2
+    assert all("cannot reply" in w for w in warnings)
+
+
+async def test_gssapi_is_denied_until_configured(ctx: trio_zmq.Context) -> None:
+    gssapi = request(b"GSSAPI", b"alice@EXAMPLE.ORG")
+    async with open_authenticator(ctx) as auth:
+        before = await zap_request(ctx, *gssapi)
+        auth.configure_gssapi()
+        after = await zap_request(ctx, *gssapi)
+    assert before[2] == b"400"
+    assert after[2] == b"200"
+    assert after[4] == b"alice@EXAMPLE.ORG"
+
+
+async def test_every_decision_is_logged_with_who_what_and_why(
+    ctx: trio_zmq.Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trio_zmq.auth")
+    async with open_authenticator(ctx) as auth:
+        auth.configure_plain("*", {"admin": "secret"})
+        await zap_request(ctx, *request(b"PLAIN", b"admin", b"secret", address=b"10.0.0.5"))
+        await zap_request(ctx, *request(b"PLAIN", b"mallory", b"x", address=b"10.0.0.6"))
+        await zap_request(ctx, *request(b"CURVE", b"k" * 32, address=b"10.0.0.7"))
+        await zap_request(ctx, *request(b"NULL", address=b"10.0.0.8"))
+    messages = [r.getMessage() for r in caplog.records if hasattr(r, "zap_decision")]
+    assert len(messages) == 4
+    assert "allowed PLAIN peer 'admin' at 10.0.0.5" in messages[0]
+    assert "password matches" in messages[0]
+    assert "denied (400) PLAIN peer 'mallory' at 10.0.0.6" in messages[1]
+    assert "unknown user" in messages[1]
+    assert "denied (400) CURVE peer" in messages[2]
+    assert "no CURVE policy" in messages[2]
+    assert "allowed NULL peer at 10.0.0.8" in messages[3]
+    assert all(r.name == "trio_zmq.auth" for r in caplog.records)
+
+
+# ----------------------------------------------------------------------
+# Lifetime
+
+
+async def test_leaving_the_block_unbinds_so_another_authenticator_can_start(
+    ctx: trio_zmq.Context,
+) -> None:
+    async with open_authenticator(ctx) as first:
+        assert first.serving
+    assert not first.serving
+    async with open_authenticator(ctx) as second:
+        second.configure_plain("*", {"admin": "secret"})
+        reply = await zap_request(ctx, *request(b"PLAIN", b"admin", b"secret"))
+    assert reply[2] == b"200"
+    async with ctx.socket(zmq.REP) as raw:  # nothing is bound there any more
+        raw.bind(ZAP_ENDPOINT)
+        raw.unbind(ZAP_ENDPOINT)
+
+
+async def test_a_second_authenticator_on_the_same_context_is_refused(
+    ctx: trio_zmq.Context,
+) -> None:
+    async with open_authenticator(ctx) as first:
+        with pytest.raises(trio.BusyResourceError, match="already has a ZAP handler"):
+            async with open_authenticator(ctx):
+                pass  # pragma: no cover
+        assert first.serving
+        reply = await zap_request(ctx, *request(b"NULL"))
+    assert reply[2] == b"200"
+
+
+async def test_serve_authenticator_runs_under_nursery_start_and_unbinds_when_cancelled(
+    ctx: trio_zmq.Context,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        auth = await nursery.start(serve_authenticator, ctx)
+        auth.configure_curve("*", zmq.auth.CURVE_ALLOW_ANY)
+        reply = await zap_request(ctx, *request(b"CURVE", b"k" * 32))
+        nursery.cancel_scope.cancel()
+    assert reply[2] == b"200"
+    assert not auth.serving
+    async with open_authenticator(ctx) as again:
+        assert again.serving
+
+
+async def test_a_handshake_being_decided_when_the_authenticator_stops_gets_500(
+    ctx: trio_zmq.Context,
+) -> None:
+    entered = trio.Event()
+
+    async def never_decides(domain: str, key: bytes) -> bool:
+        entered.set()
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async with ctx.socket(zmq.DEALER) as dealer:
+        dealer.connect(ZAP_ENDPOINT)
+        async with open_authenticator(ctx) as auth:
+            auth.configure_curve_callback("*", never_decides)
+            await dealer.send_multipart([b"", *request(b"CURVE", b"k" * 32)])
+            await entered.wait()
+        reply = await dealer.recv_multipart()
+    assert reply[1:4] == [b"1.0", b"id-7", b"500"]
+
+
+async def test_an_exception_in_the_block_comes_out_unwrapped(ctx: trio_zmq.Context) -> None:
+    with pytest.raises(KeyError, match="boom"):
+        async with open_authenticator(ctx):
+            raise KeyError("boom")
+    async with open_authenticator(ctx) as again:  # and the endpoint was released
+        assert again.serving
+
+
+async def test_cancelling_the_block_stops_the_authenticator(ctx: trio_zmq.Context) -> None:
+    with trio.CancelScope() as scope:
+        async with open_authenticator(ctx) as auth:
+            scope.cancel()
+            await trio.sleep_forever()
+    assert scope.cancelled_caught
+    assert not auth.serving
+
+
+async def test_closing_the_context_under_a_running_authenticator_raises_closed() -> None:
+    ctx = trio_zmq.Context(linger=0)
+    with pytest.raises(trio.ClosedResourceError, match="Leave the authenticator's block"):
+        async with open_authenticator(ctx):
+            await ctx.aclose()
+            await trio.sleep_forever()
+    assert ctx.closed
+
+
+async def test_the_authenticator_takes_a_trio_zmq_context() -> None:
+    raw = zmq.Context()
+    try:
+        with pytest.raises(TypeError, match="from_context"):
+            async with open_authenticator(raw):  # type: ignore[arg-type]
+                pass  # pragma: no cover
+    finally:
+        raw.term()
+
+
+def test_an_authenticator_is_not_made_directly() -> None:
+    with pytest.raises(TypeError, match="open_authenticator"):
+        trio_zmq.auth.Authenticator()
+
+
+def test_the_authenticator_is_reached_as_trio_zmq_auth() -> None:
+    assert trio_zmq.auth.open_authenticator is open_authenticator
+    assert "auth" in trio_zmq.__all__
