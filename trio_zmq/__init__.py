@@ -8,16 +8,40 @@ task waiting on it with ``trio.ClosedResourceError``.
 from __future__ import annotations
 
 # One import line per private module; public names are listed in __all__.
+from . import auth
+from ._channels import open_channels
 from ._checkpoints import SCHEDULE_INTERVAL, set_strict_checkpoints, strict_checkpoints_enabled
 from ._context import DEFAULT_LINGER, Context
+from ._monitor import MonitorEvent, MonitorEvents, open_monitor
+from ._poll import Poller
+from ._proxy import (
+    ProxyControl,
+    ProxySideStatistics,
+    ProxyStatistics,
+    device,
+    proxy,
+    steerable_proxy,
+)
 from ._socket import Socket
 
 __all__ = [
     "DEFAULT_LINGER",
     "SCHEDULE_INTERVAL",
     "Context",
+    "MonitorEvent",
+    "MonitorEvents",
+    "Poller",
+    "ProxyControl",
+    "ProxySideStatistics",
+    "ProxyStatistics",
     "Socket",
+    "auth",
+    "device",
+    "open_channels",
+    "open_monitor",
+    "proxy",
     "set_strict_checkpoints",
+    "steerable_proxy",
     "strict_checkpoints_enabled",
 ]
 

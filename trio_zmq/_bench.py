@@ -181,7 +181,7 @@ async def _trio_worker(
                     await sock.send(await sock.recv())
                 return {}
             if channels:
-                async with trio_zmq.open_channels(sock) as (_, receive_channel):  # type: ignore[attr-defined]
+                async with trio_zmq.open_channels(sock) as (_, receive_channel):
                     await receive_channel.receive()
                     start = time.perf_counter()
                     for _ in range(count - 1):

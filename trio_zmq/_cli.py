@@ -144,21 +144,21 @@ def _endpoint_failure(exc: zmq.ZMQError) -> CommandError:
     return CommandError(str(exc), status)
 
 
-def _bind(args: argparse.Namespace, sock: trio_zmq.Socket, addr: str) -> str:
+def _bind(args: argparse.Namespace, sock: trio_zmq.Socket, addr: str, label: str = "") -> str:
     try:
         endpoint = sock.bind(addr)
     except zmq.ZMQError as exc:
         raise _endpoint_failure(exc) from None
-    _status(args, f"bound to {endpoint}")
+    _status(args, f"{label}bound to {endpoint}")
     return endpoint
 
 
-def _connect(args: argparse.Namespace, sock: trio_zmq.Socket, addr: str) -> None:
+def _connect(args: argparse.Namespace, sock: trio_zmq.Socket, addr: str, label: str = "") -> None:
     try:
         sock.connect(addr)
     except zmq.ZMQError as exc:
         raise _endpoint_failure(exc) from None
-    _status(args, f"connecting to {addr}")
+    _status(args, f"{label}connecting to {addr}")
 
 
 def _attach(args: argparse.Namespace, sock: trio_zmq.Socket) -> None:
@@ -195,19 +195,27 @@ async def _for_each_message(
         raise CommandError("no MESSAGE given and no standard input to read")
     if sys.stdin.isatty():
         _status(args, "reading messages from standard input, one a line (Ctrl-D ends)")
-    stdin = sys.stdin.buffer
+    fd = sys.stdin.fileno()
     lines: list[bytes] = []
+    pending = b""
     while True:
-        # A thread, because a terminal or a pipe cannot be read without
-        # blocking portably; abandoning it on cancel keeps Ctrl-C prompt.
-        line = await trio.to_thread.run_sync(stdin.readline, abandon_on_cancel=True)
-        if not line:
-            break
-        line = line.removesuffix(b"\n").removesuffix(b"\r")
-        if args.multipart:
-            lines.append(line)
+        # In a thread, because a terminal or a pipe cannot portably be read
+        # without blocking; abandoned on cancel, so Ctrl-C is prompt. A raw
+        # os.read, because a thread left inside sys.stdin's buffered reader
+        # holds its lock and makes the interpreter abort at exit.
+        chunk = await trio.to_thread.run_sync(os.read, fd, 65536, abandon_on_cancel=True)
+        if chunk:
+            *complete, pending = (pending + chunk).split(b"\n")
         else:
-            await handle([line])
+            complete, pending = ([pending] if pending else []), b""
+        for line in complete:
+            line = line.removesuffix(b"\r")
+            if args.multipart:
+                lines.append(line)
+            else:
+                await handle([line])
+        if not chunk:
+            break
     if args.multipart and lines:
         await handle(lines)
 
@@ -217,12 +225,13 @@ async def _for_each_message(
 
 
 async def _run_send(args: argparse.Namespace) -> None:
-    sock_type = _socket_type(args.type)
+    wanted = getattr(args, "wait_subscribers", 0)
+    # An XPUB socket publishes as PUB does, and receives the subscriptions.
+    sock_type = zmq.XPUB if wanted else _socket_type(args.type)
     async with trio_zmq.Context(linger=args.linger) as ctx, ctx.socket(sock_type) as sock:
         if sock_type == zmq.XPUB:
-            sock.xpub_verbose = 1
+            sock.xpub_verbose = 1  # one subscription message per subscriber, even for one topic
         _attach(args, sock)
-        wanted = getattr(args, "wait_subscribers", 0)
         if wanted:
             await _wait_for_subscribers(args, sock, wanted)
 
@@ -301,11 +310,11 @@ async def _run_proxy(args: argparse.Namespace) -> None:
         ):
             if sock.socket_type == zmq.SUB:
                 sock.subscribe(b"")
+            label = f"{side} ({zmq.SocketType(sock.socket_type).name}) "
             if connect:
-                _connect(args, sock, addr)
+                _connect(args, sock, addr, label)
             else:
-                _bind(args, sock, addr)
-            _status(args, f"  ({side}: {zmq.SocketType(sock.socket_type).name})")
+                _bind(args, sock, addr, label)
         await nursery.start(trio_zmq.proxy, front, back)
         _status(args, "forwarding; Ctrl-C stops")
 
@@ -316,18 +325,26 @@ async def _run_monitor(args: argparse.Namespace) -> None:
         ctx.socket(_socket_type(args.type)) as sock,
         trio_zmq.open_monitor(sock) as events,
     ):
-        if args.listen:
-            _bind(args, sock, args.addr)
-        else:
-            _connect(args, sock, args.addr)
-        seen = 0
-        async for event in events:
-            line = f"{event.event.name:<22} {event.endpoint}  value={event.value}"
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
-            seen += 1
-            if args.count is not None and seen >= args.count:
-                break
+        try:
+            if args.listen:
+                _bind(args, sock, args.addr)
+            else:
+                _connect(args, sock, args.addr)
+            seen = 0
+            async for event in events:
+                line = f"{event.event.name:<22} {event.endpoint}  value={event.value}"
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+                seen += 1
+                if event.event.name == args.until:
+                    break
+                if args.count is not None and seen >= args.count:
+                    break
+        finally:
+            # Close the watched socket while the monitor still reads: libzmq
+            # then queues its last event, instead of blocking to deliver it
+            # when the monitor is switched off with nobody reading.
+            sock.close()
 
 
 # ----------------------------------------------------------------------
@@ -456,7 +473,7 @@ async def _demo_broker(ctx: trio_zmq.Context, front: str, back: str) -> None:
             sock.connect(front)
             for n in range(2):
                 await sock.send_string(f"{name} job {n}")
-                _say(f"   {name} got     {await sock.recv_string()!r}")
+                _say(f"   {name:<5} got {await sock.recv_string()!r}")
 
     async with (
         ctx.socket(zmq.ROUTER) as frontend,
@@ -465,33 +482,15 @@ async def _demo_broker(ctx: trio_zmq.Context, front: str, back: str) -> None:
     ):
         frontend.bind(front)
         backend.bind(back)
-        await nursery.start(_forward, frontend, backend)
-        _say("   broker started as a supervised task, forwarding both ways")
+        await nursery.start(trio_zmq.proxy, frontend, backend)
+        _say("   proxy started as a supervised task: await nursery.start(trio_zmq.proxy, ...)")
         for number in range(2):
             await nursery.start(worker, number)
         async with trio.open_nursery() as clients:
             for name in ("alice", "bob"):
                 clients.start_soon(client, name)
         nursery.cancel_scope.cancel()
-        _say("   broker cancelled with its nursery; the sockets stay the caller's")
-
-
-async def _forward(
-    frontend: trio_zmq.Socket,
-    backend: trio_zmq.Socket,
-    *,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Forward whole messages both ways until cancelled."""
-
-    async def pump(source: trio_zmq.Socket, sink: trio_zmq.Socket) -> None:
-        async for message in source:
-            await sink.send_multipart(message)
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(pump, frontend, backend)
-        nursery.start_soon(pump, backend, frontend)
-        task_status.started()
+        _say("   proxy cancelled with its nursery; the sockets stay open, the caller's to close")
 
 
 # ----------------------------------------------------------------------
@@ -729,7 +728,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add(
         "monitor",
         "print the connection events of a socket connecting to ADDR",
-        f"  {PROG} monitor tcp://127.0.0.1:5555 --count 3",
+        f"  {PROG} monitor tcp://127.0.0.1:5555 --until HANDSHAKE_SUCCEEDED\n"
+        f"  {PROG} monitor --listen tcp://127.0.0.1:5555 --type ROUTER",
         common,
     )
     sub.add_argument("addr", type=_endpoint, metavar="ADDR")
@@ -738,6 +738,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--listen", action="store_true", help="bind to ADDR instead, and watch peers connect"
     )
     _count_option(sub, "N events")
+    sub.add_argument(
+        "--until",
+        choices=[event.name for event in zmq.Event if event.name],
+        metavar="EVENT",
+        help="stop after the first EVENT (e.g. HANDSHAKE_SUCCEEDED, DISCONNECTED)",
+    )
     sub.set_defaults(run=_run_monitor, needs_endpoints=False)
 
     # `bench` (trio_zmq against pyzmq and zmq.asyncio) is added here.

@@ -99,11 +99,20 @@ class Context:
         """
         if self._closed:
             raise trio.ClosedResourceError("this context was already closed")
+        if not isinstance(socket_type, int):
+            raise TypeError(
+                f"socket() takes a socket type such as zmq.PUSH, not {type(socket_type).__name__}"
+            )
         try:
             zsock = self._ctx.socket(socket_type)
         except zmq.ZMQError as exc:
             if exc.errno == zmq.ETERM or self._ctx.closed:
                 raise trio.ClosedResourceError("the underlying zmq.Context was terminated") from exc
+            if exc.errno == zmq.EINVAL:
+                raise zmq.ZMQError(
+                    exc.errno,
+                    f"{socket_type!r} is not a ZeroMQ socket type; use zmq.REQ, zmq.PUB, ...",
+                ) from exc
             raise
         try:
             sock = Socket._wrap(zsock, self)

@@ -24,6 +24,13 @@ _EFSM_HINTS: dict[int, str] = {
     zmq.REP: _REP_ORDER,
 }
 
+_ENOTSUP_HINTS: dict[int, str] = {
+    zmq.PUB: "a PUB socket only sends; receive with a SUB socket (or use XPUB)",
+    zmq.SUB: "a SUB socket only receives; send with a PUB socket (or use XSUB)",
+    zmq.PUSH: "a PUSH socket only sends; receive with a PULL socket",
+    zmq.PULL: "a PULL socket only receives; send with a PUSH socket",
+}
+
 
 def closed_socket() -> trio.ClosedResourceError:
     return trio.ClosedResourceError("this socket was already closed")
@@ -46,6 +53,10 @@ def translate(exc: zmq.ZMQError, socket_type: int) -> BaseException:
     if code == zmq.EFSM:
         hint = _EFSM_HINTS.get(socket_type, "the socket's state does not allow this call now")
         return zmq.ZMQError(zmq.EFSM, f"Operation cannot be accomplished in current state: {hint}")
+    if code == zmq.ENOTSUP:
+        name = zmq.SocketType(socket_type).name
+        hint = _ENOTSUP_HINTS.get(socket_type, "this socket type does not support the call")
+        return zmq.ZMQError(code, f"Operation not supported on a {name} socket: {hint}")
     return exc
 
 

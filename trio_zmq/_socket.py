@@ -68,8 +68,15 @@ _POLLOUT = int(zmq.POLLOUT)
 _RCVMORE = int(zmq.RCVMORE)
 _RCVTIMEO = int(zmq.RCVTIMEO)
 _SNDTIMEO = int(zmq.SNDTIMEO)
+_SUBSCRIBE = int(zmq.SUBSCRIBE)
+_UNSUBSCRIBE = int(zmq.UNSUBSCRIBE)
 _budget = _checkpoints.budget
 _spend = _checkpoints.spend
+
+# Seconds between retries when EVENTS says ready but the call would block
+# (see _wait_then_attempt).
+_MIN_PAUSE = 0.001
+_MAX_PAUSE = 0.016
 
 _LENT: Any = object()  # stands in for the run token while the socket is lent
 
@@ -85,6 +92,11 @@ def _not_bytes_error(data: object, call: str, text_call: str) -> TypeError:
         return TypeError(
             f"{call}() takes bytes, a buffer or a zmq.Frame, not str; "
             f"encode it, or use {text_call}() to send text"
+        )
+    if isinstance(data, (list, tuple)):
+        return TypeError(
+            f"{call}() takes one frame, not a {type(data).__name__}; "
+            "use send_multipart() to send a list of frames"
         )
     return TypeError(
         f"{call}() takes bytes, a buffer or a zmq.Frame, not {type(data).__name__}; "
@@ -335,18 +347,28 @@ class Socket:
     ) -> T:
         rd = self._rd
         slept = False
+        pause = _MIN_PAUSE
         while True:
             if sender is not None and self._send_owner not in (None, sender):
                 await self._owner_lot.park()
                 if rd.closed:
                     raise closed_socket()
                 continue
-            slept |= await rd.wait(mask)
+            waited = await rd.wait(mask)
+            slept |= waited
             if sender is not None and self._send_owner not in (None, sender):
                 continue  # another task began a multipart message while we slept
             try:
                 result = attempt()
             except zmq.Again:
+                if not waited:
+                    # EVENTS said ready and nothing ran since, yet the call would
+                    # block: a ROUTER with ROUTER_MANDATORY reports POLLOUT while
+                    # *any* peer has room, and its FD need not fire when the full
+                    # one drains. Retrying at once would spin without a
+                    # checkpoint, so pause, a little longer each time.
+                    await trio.sleep(pause)
+                    pause = min(pause * 2, _MAX_PAUSE)
                 continue  # another task got there first
             except zmq.ZMQError as exc:
                 self._fail(exc)
@@ -452,10 +474,15 @@ class Socket:
         except zmq.ZMQError as exc:
             if exc.errno == zmq.EINVAL:
                 name = _option_name(opt)
+                hint = (
+                    "; only SUB and XSUB sockets have subscriptions"
+                    if opt in (_SUBSCRIBE, _UNSUBSCRIBE)
+                    else ""
+                )
                 raise zmq.ZMQError(
                     exc.errno,
                     f"invalid value {value!r} for option {name} on a "
-                    f"{zmq.SocketType(self._type).name} socket",
+                    f"{zmq.SocketType(self._type).name} socket{hint}",
                 ) from exc
             self._fail(exc)
         finally:
@@ -538,6 +565,9 @@ class Socket:
             return
         if self._lent_to is not None:
             raise self._busy()
+        if linger is not None and not isinstance(linger, int):
+            # Checked before anything is marked closed, or the socket would leak.
+            raise TypeError(f"close() takes linger in ms as int or None, not {linger!r}")
         rd.close()  # wakes sleepers, notify_closing before the FD goes away
         self._owner_lot.unpark_all()
         if self._context is not None:
@@ -641,6 +671,8 @@ class Socket:
                     result = attempt()  # a frame of this task's own message, probably ready
                 except zmq.Again:
                     result = await self._slow(_POLLOUT, attempt, flags, task)
+                except zmq.ZMQError as exc:
+                    self._fail(exc)  # e.g. closed: ClosedResourceError, not ENOTSOCK
             else:
                 result = await self._slow(_POLLOUT, attempt, flags, task)
         except TypeError:

@@ -1,0 +1,159 @@
+"""open_monitor: a socket's connection events as typed values."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import pytest
+import trio
+import trio.testing
+import zmq
+
+import trio_zmq
+
+
+async def _until(events: trio_zmq.MonitorEvents, wanted: zmq.Event) -> list[trio_zmq.MonitorEvent]:
+    """Every event up to and including the first *wanted* one."""
+    seen = []
+    async for event in events:
+        seen.append(event)
+        if event.event == wanted:
+            return seen
+    raise AssertionError(f"the events ended before {wanted.name}: {seen}")
+
+
+async def test_a_connecting_socket_reports_connected_then_handshake_succeeded(
+    ctx: trio_zmq.Context,
+) -> None:
+    server = ctx.socket(zmq.ROUTER)
+    endpoint = server.bind("tcp://127.0.0.1:*")
+    client = ctx.socket(zmq.DEALER)
+    async with trio_zmq.open_monitor(client) as events:
+        client.connect(endpoint)
+        seen = await _until(events, zmq.Event.HANDSHAKE_SUCCEEDED)
+    kinds = [event.event for event in seen]
+    assert zmq.Event.CONNECTED in kinds
+    assert kinds.index(zmq.Event.CONNECTED) < kinds.index(zmq.Event.HANDSHAKE_SUCCEEDED)
+    for event in seen:
+        assert isinstance(event.event, zmq.Event)
+        assert isinstance(event.value, int)
+        assert event.endpoint == endpoint
+
+
+async def test_a_bound_socket_reports_listening_accepted_and_handshake(
+    ctx: trio_zmq.Context,
+) -> None:
+    server = ctx.socket(zmq.ROUTER)
+    client = ctx.socket(zmq.DEALER)
+    async with trio_zmq.open_monitor(server) as events:
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        listening = await events.receive()
+        assert listening.event == zmq.Event.LISTENING
+        assert listening.endpoint == endpoint
+        client.connect(endpoint)
+        kinds = [event.event for event in await _until(events, zmq.Event.HANDSHAKE_SUCCEEDED)]
+    assert zmq.Event.ACCEPTED in kinds
+
+
+async def test_a_peer_going_away_is_reported_as_disconnected(ctx: trio_zmq.Context) -> None:
+    server = ctx.socket(zmq.ROUTER)
+    endpoint = server.bind("tcp://127.0.0.1:*")
+    client = ctx.socket(zmq.DEALER)
+    async with trio_zmq.open_monitor(client) as events:
+        client.connect(endpoint)
+        await _until(events, zmq.Event.HANDSHAKE_SUCCEEDED)
+        server.close()
+        disconnected = (await _until(events, zmq.Event.DISCONNECTED))[-1]
+    assert disconnected.endpoint == endpoint
+
+
+async def test_the_events_mask_selects_which_events_come(ctx: trio_zmq.Context) -> None:
+    server = ctx.socket(zmq.ROUTER)
+    endpoint = server.bind("tcp://127.0.0.1:*")
+    client = ctx.socket(zmq.DEALER)
+    async with trio_zmq.open_monitor(client, events=zmq.EVENT_HANDSHAKE_SUCCEEDED) as events:
+        client.connect(endpoint)
+        first = await events.receive()
+    assert first.event == zmq.Event.HANDSHAKE_SUCCEEDED
+
+
+async def test_iteration_ends_when_the_monitored_socket_is_closed(
+    ctx: trio_zmq.Context,
+) -> None:
+    sock = ctx.socket(zmq.DEALER)
+    async with trio_zmq.open_monitor(sock) as events:
+        sock.bind("tcp://127.0.0.1:*")
+        sock.close()
+        kinds = [event.event async for event in events]
+        assert kinds[-1] == zmq.Event.MONITOR_STOPPED
+        with pytest.raises(trio.EndOfChannel):
+            await events.receive()
+
+
+async def test_leaving_the_block_ends_a_task_still_iterating(ctx: trio_zmq.Context) -> None:
+    sock = ctx.socket(zmq.DEALER)
+    finished = trio.Event()
+
+    async def drain(events: trio_zmq.MonitorEvents) -> None:
+        async for _ in events:
+            pass
+        finished.set()
+
+    async with trio.open_nursery() as nursery:
+        async with trio_zmq.open_monitor(sock) as events:
+            nursery.start_soon(drain, events)
+            await trio.testing.wait_all_tasks_blocked()
+        await finished.wait()
+
+
+async def test_leaving_the_block_turns_the_monitor_off(ctx: trio_zmq.Context) -> None:
+    sock = ctx.socket(zmq.DEALER)
+    async with trio_zmq.open_monitor(sock):
+        pass
+    # A new monitor can be opened, and it sees new events.
+    async with trio_zmq.open_monitor(sock) as events:
+        endpoint = sock.bind("tcp://127.0.0.1:*")
+        event = await events.receive()
+    assert (event.event, event.endpoint) == (zmq.Event.LISTENING, endpoint)
+    assert not sock.closed
+
+
+async def test_a_second_monitor_on_one_socket_is_refused(ctx: trio_zmq.Context) -> None:
+    sock = ctx.socket(zmq.DEALER)
+    async with trio_zmq.open_monitor(sock):
+        with pytest.raises(trio.BusyResourceError, match="already has an open monitor"):
+            async with trio_zmq.open_monitor(sock):
+                pass  # pragma: no cover
+
+
+async def test_monitoring_a_closed_socket_fails(ctx: trio_zmq.Context) -> None:
+    sock = ctx.socket(zmq.DEALER)
+    sock.close()
+    with pytest.raises(trio.ClosedResourceError):
+        async with trio_zmq.open_monitor(sock):
+            pass  # pragma: no cover
+
+
+async def test_monitoring_a_socket_lent_to_the_libzmq_proxy_is_busy(
+    ctx: trio_zmq.Context,
+) -> None:
+    frontend = ctx.socket(zmq.PULL)
+    backend = ctx.socket(zmq.PUSH)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(
+            functools.partial(trio_zmq.steerable_proxy, frontend, backend, engine="libzmq")
+        )
+        with pytest.raises(trio.BusyResourceError):
+            async with trio_zmq.open_monitor(frontend):
+                pass  # pragma: no cover
+        nursery.cancel_scope.cancel()
+
+
+async def test_events_are_frozen_values(ctx: trio_zmq.Context) -> None:
+    event = trio_zmq.MonitorEvent(zmq.Event.CONNECTED, 7, "tcp://127.0.0.1:1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.value = 8  # type: ignore[misc]
+    assert "CONNECTED" in repr(event)
+    with pytest.raises(TypeError):
+        trio_zmq.MonitorEvents()
