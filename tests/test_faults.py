@@ -172,36 +172,51 @@ async def _send_forever(sock: trio_zmq.Socket, tag: bytes) -> None:
 
 @pytest.mark.timeout_seconds(30)
 async def test_leaving_a_context_with_dead_peers_and_queued_messages_ends_within_linger() -> None:
-    port = free_port()
+    # Each socket talks to a peer of a matching type: a PUSH connected to a
+    # ROUTER fails the handshake, and libzmq may then drop its only pipe, so
+    # a send would wait forever (a regression this test once had).
+    echo_port, relay_port, relay_out = free_port(), free_port(), free_port()
     linger_ms = 300
     ctx = trio_zmq.Context(linger=linger_ms)
-    push = ctx.socket(zmq.PUSH, sndhwm=1000)
-    dealer = ctx.socket(zmq.DEALER, sndhwm=1000)
-    push.connect(f"tcp://127.0.0.1:{port}")
-    dealer.connect(f"tcp://127.0.0.1:{port}")
-    async with peer("echo", port) as proc:
-        await until_answered(dealer, dealer, b"hello")
-        await kill(proc)
-    for i in range(100):
-        await push.send(b"%d" % i)  # queued: nobody will ever take them
-        await dealer.send(b"%d" % i)
-    # A generous bound: the point is that it ends, bounded by the linger, not never.
-    with trio.fail_after(linger_ms / 1000 + 10):
-        await ctx.aclose()
-    assert push.closed
-    assert dealer.closed
+    try:
+        push = ctx.socket(zmq.PUSH, sndhwm=1000)
+        pull = ctx.socket(zmq.PULL)
+        dealer = ctx.socket(zmq.DEALER, sndhwm=1000)
+        push.connect(f"tcp://127.0.0.1:{relay_port}")
+        pull.connect(f"tcp://127.0.0.1:{relay_out}")
+        dealer.connect(f"tcp://127.0.0.1:{echo_port}")
+        async with peer("echo", echo_port) as echo, peer("relay", relay_port, relay_out) as relay:
+            await until_answered(dealer, dealer, b"hello")
+            await until_answered(push, pull, b"hello")
+            await kill(echo)
+            await kill(relay)
+        for i in range(100):
+            await push.send(b"%d" % i)  # queued: nobody will ever take them
+            await dealer.send(b"%d" % i)
+        # A generous bound: the point is that it ends, bounded by the linger, not never.
+        with trio.fail_after(linger_ms / 1000 + 10):
+            await ctx.aclose()
+        assert push.closed
+        assert dealer.closed
+    finally:
+        if not ctx.closed:
+            ctx.destroy(linger=0)
 
 
 @pytest.mark.timeout_seconds(30)
 async def test_default_linger_bounds_leaving_with_a_dead_peer() -> None:
     port = free_port()
     ctx = trio_zmq.Context()
-    push = ctx.socket(zmq.PUSH)
-    assert push.linger == trio_zmq.DEFAULT_LINGER
-    push.connect(f"tcp://127.0.0.1:{port}")
-    async with peer("relay", port, free_port()) as proc:
-        await push.send(b"first")
-        await kill(proc)
-    await push.send(b"queued for a dead peer")
-    with trio.fail_after(trio_zmq.DEFAULT_LINGER / 1000 + 10):
-        await ctx.aclose()
+    try:
+        push = ctx.socket(zmq.PUSH)
+        assert push.linger == trio_zmq.DEFAULT_LINGER
+        push.connect(f"tcp://127.0.0.1:{port}")
+        async with peer("relay", port, free_port()) as proc:
+            await push.send(b"first")
+            await kill(proc)
+        await push.send(b"queued for a dead peer")
+        with trio.fail_after(trio_zmq.DEFAULT_LINGER / 1000 + 10):
+            await ctx.aclose()
+    finally:
+        if not ctx.closed:
+            ctx.destroy(linger=0)
