@@ -82,7 +82,9 @@ class ProxySideStatistics:
     """What one side of a proxy received and sent.
 
     As in libzmq's ``STATISTICS`` command, every frame of a multipart message
-    counts as one message, so both engines report the same numbers.
+    counts as one message, so both engines report the same numbers. (The
+    ``"libzmq"`` engine reports what libzmq counts: libzmq before 4.3.5,
+    which pyzmq 25's wheels bundle, counts a multipart message once.)
 
     Attributes:
         messages_in: frames received from this socket.
