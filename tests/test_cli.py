@@ -339,7 +339,7 @@ def test_a_bad_option_exits_2_with_the_reason(
 
 
 @pytest.mark.parametrize(
-    "command", ["demo", "send", "recv", "pub", "sub", "req", "rep", "proxy", "monitor"]
+    "command", ["demo", "send", "recv", "pub", "sub", "req", "rep", "proxy", "monitor", "bench"]
 )
 def test_every_command_has_help_with_an_example(
     capsys: pytest.CaptureFixture[str], command: str
@@ -355,6 +355,31 @@ def test_main_without_arguments_lists_the_commands(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     for command in ("demo", "send", "recv", "pub", "sub", "req", "rep", "proxy", "monitor"):
         assert f"    {command} " in out
+    assert "    bench " in out
+
+
+@pytest.mark.timeout_seconds(120)
+async def test_bench_prints_ratios_and_writes_json(tmp_path: Path) -> None:
+    results = tmp_path / "bench.json"
+    status, out, err = await run_cli(
+        "bench", "--quick", "--rounds", "1", "--only", "reqrep", "--only", "proxy_64",
+        "--json", str(results),
+    )  # fmt: skip
+    assert status == 0, err
+    assert "Traceback" not in err, err
+    assert "REQ/REP round trip" in out
+    assert "proxy libzmq" in out
+    assert "1.00x" in out  # each workload's baseline, against itself
+    written = json.loads(results.read_text())
+    contenders = {(r["workload"], r["contender"]) for r in written["results"]}
+    assert ("reqrep", "zmq.asyncio") in contenders
+    assert ("proxy_64", "proxy native") in contenders
+    assert written["memory"]["extra_bytes"] > 0
+
+
+def test_bench_rejects_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--only", "nonsense"]) == 2
+    assert "invalid choice: 'nonsense'" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------

@@ -28,7 +28,8 @@ import threading
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 import zmq
@@ -37,10 +38,11 @@ import zmq.asyncio
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-__all__ = ["main"]
+__all__ = ["add_arguments", "main", "run_from_arguments"]
 
 PYZMQ, TRIO_ZMQ, ASYNCIO = "pyzmq", "trio_zmq", "zmq.asyncio"
 CONTENDERS = (PYZMQ, TRIO_ZMQ, ASYNCIO)
+NATIVE_PROXY, LIBZMQ_PROXY = "proxy native", "proxy libzmq"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,18 @@ WORKLOADS = (
         60_000,
         contenders=(TRIO_ZMQ, "trio_zmq channels"),
         baseline=TRIO_ZMQ,
+    ),
+    # pyzmq PUSH -> [PULL | trio_zmq proxy | PUSH] -> pyzmq PULL, three processes.
+    Workload(
+        "proxy_64",
+        "proxy PULL->PUSH, 64 B, tcp: the two engines",
+        "throughput",
+        "tcp",
+        64,
+        300_000,
+        60_000,
+        contenders=(NATIVE_PROXY, LIBZMQ_PROXY),
+        baseline=NATIVE_PROXY,
     ),
 )
 
@@ -214,6 +228,20 @@ async def _trio_worker(
         return {}
 
 
+async def _trio_proxy_worker(engine: Literal["native", "libzmq"], backend_endpoint: str) -> None:
+    """Forward from a bound PULL to a PUSH connected to *backend_endpoint*, until killed."""
+    import trio_zmq
+
+    async with trio_zmq.Context(linger=0) as ctx:
+        frontend = ctx.socket(zmq.PULL)
+        backend = ctx.socket(zmq.PUSH)
+        backend.connect(backend_endpoint)
+        endpoint = _bound(frontend, "tcp")
+        async with trio.open_nursery() as nursery:
+            await nursery.start(partial(trio_zmq.proxy, frontend, backend, engine=engine))
+            _announce(endpoint)
+
+
 async def _trio_send_n(sock: Any, msg: bytes, count: int) -> None:
     for _ in range(count):
         await sock.send(msg)
@@ -265,6 +293,9 @@ async def _asyncio_send_n(sock: Any, msg: bytes, count: int) -> None:
 
 
 def _run_worker(contender: str, work: Workload, role: str, count: int, endpoint: str) -> None:
+    if role == "proxy":  # a third process: left to the scheduler, on either core
+        trio.run(_trio_proxy_worker, "libzmq" if contender == LIBZMQ_PROXY else "native", endpoint)
+        return
     _pin(0 if role == "recv" else 1)
     if contender == PYZMQ:
         result = _pyzmq_worker(work, role, count, endpoint)
@@ -351,7 +382,37 @@ def _spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def _reap(procs: Sequence[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _measure_proxy(contender: str, work: Workload, count: int, timeout: float) -> float:
+    """Blocking pyzmq at both ends, so that the proxy in the middle is what is measured."""
+    procs = [_spawn(PYZMQ, work.name, "recv", str(count))]
+    try:
+        receiver = procs[0]
+        assert receiver.stdout is not None
+        proxy = _spawn(
+            contender, work.name, "proxy", str(count), receiver.stdout.readline().strip()
+        )
+        procs.append(proxy)
+        assert proxy.stdout is not None
+        procs.append(_spawn(PYZMQ, work.name, "send", str(count), proxy.stdout.readline().strip()))
+        procs[2].communicate(timeout=timeout)
+        receiver_out, _ = receiver.communicate(timeout=timeout)
+    finally:
+        _reap(procs)
+    return float(json.loads(receiver_out.strip().splitlines()[-1])["value"])
+
+
 def _measure(contender: str, work: Workload, count: int, timeout: float = 300) -> float:
+    if work.name.startswith("proxy"):
+        return _measure_proxy(contender, work, count, timeout)
     if work.transport == "inproc":
         proc = _spawn(contender, work.name, "inproc", str(count))
         out, _ = proc.communicate(timeout=timeout)
@@ -365,10 +426,7 @@ def _measure(contender: str, work: Workload, count: int, timeout: float = 300) -
         sender_out, _ = sender.communicate(timeout=timeout)
         receiver_out, _ = receiver.communicate(timeout=timeout)
     finally:
-        for proc in [receiver] if sender is None else [receiver, sender]:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        _reap([receiver] if sender is None else [receiver, sender])
     source = sender_out if work.kind == "latency" else receiver_out
     return float(json.loads(source.strip().splitlines()[-1])["value"])
 
@@ -392,15 +450,12 @@ def _progress(text: str) -> None:
     sys.stderr.flush()
 
 
-def run(
-    workloads: Sequence[Workload], rounds: int, quick: bool, contenders: Sequence[str]
-) -> list[Result]:
+def run(workloads: Sequence[Workload], rounds: int, quick: bool) -> list[Result]:
     """Measure every workload for every contender, interleaved round by round."""
     results = {
         (w.name, c): Result(w.name, w.title, w.kind, c, w.baseline)
         for w in workloads
         for c in w.contenders
-        if c in contenders or c == w.baseline
     }
     total = len(results) * rounds
     done = 0
@@ -505,24 +560,35 @@ def report(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``trio-zmq bench``: run the benchmark, print the table, write JSON."""
-    parser = argparse.ArgumentParser(prog="trio-zmq bench", description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options, on *parser* (``trio-zmq bench`` and this module's own)."""
     parser.add_argument(
         "--quick", action="store_true", help="small counts, 2 rounds: under a minute"
     )
     parser.add_argument("--rounds", type=int, help="rounds per contender (default 5, quick 2)")
     parser.add_argument(
-        "--only", action="append", metavar="WORKLOAD", help="run only these workloads"
+        "--only",
+        action="append",
+        metavar="WORKLOAD",
+        choices=[w.name for w in WORKLOADS],
+        help=f"run only this workload (repeatable): {', '.join(w.name for w in WORKLOADS)}",
     )
     parser.add_argument("--json", default="bench-results.json", help="where to write the results")
-    args = parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark as ``python -m trio_zmq._bench``."""
+    parser = argparse.ArgumentParser(prog="trio-zmq bench", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run_from_arguments(parser.parse_args(argv))
+
+
+def run_from_arguments(args: argparse.Namespace) -> int:
+    """``trio-zmq bench``: run the benchmark, print the table, write JSON; 0 on success."""
     rounds = args.rounds or (2 if args.quick else 5)
     workloads = [w for w in WORKLOADS if not args.only or w.name in args.only]
-    if not workloads:
-        parser.error(f"no such workload; choose from {', '.join(w.name for w in WORKLOADS)}")
     started = time.perf_counter()
-    results = run(workloads, rounds, args.quick, CONTENDERS)
+    results = run(workloads, rounds, args.quick)
     print(report(results))
     memory = measure_memory(2_000 if args.quick else 10_000)
     growth = measure_stream_growth(100_000 if args.quick else 1_000_000)

@@ -24,6 +24,8 @@ import zmq
 
 import trio_zmq
 
+from . import _bench
+
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
@@ -746,7 +748,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.set_defaults(run=_run_monitor, needs_endpoints=False)
 
-    # `bench` (trio_zmq against pyzmq and zmq.asyncio) is added here.
+    sub = add(
+        "bench",
+        "measure trio_zmq against blocking pyzmq and zmq.asyncio, side by side",
+        f"  {PROG} bench --quick                 # under a minute\n"
+        f"  {PROG} bench --only tcp_64 --rounds 9 --json tcp.json",
+    )
+    _bench.add_arguments(sub)
+    sub.set_defaults(run_sync=_bench.run_from_arguments, needs_endpoints=False)
 
     return parser
 
@@ -810,6 +819,9 @@ def main(argv: list[str] | None = None) -> int:
             return _exit_code(exc)
         if getattr(args, "needs_endpoints", True) and not (args.bind or args.connect):
             _usage_error(args.parser, "give at least one --bind or --connect endpoint")
+        if hasattr(args, "run_sync"):  # starts processes of its own; no Trio run here
+            status: int = args.run_sync(args)
+            return status
         try:
             trio.run(args.run, args)
         except BaseException as exc:
