@@ -108,6 +108,49 @@ async def test_cancelled_exit_drops_queued_messages_and_returns(ctx: trio_zmq.Co
         await send_channel.send([b"after"])  # the block closed the yielded channel
 
 
+async def test_a_block_cancelled_from_outside_raises_one_cancelled_not_a_group(
+    ctx: trio_zmq.Context,
+) -> None:
+    # Regression: every pump's Cancelled came out together, as a group.
+    dealer, _ = pair(ctx, zmq.DEALER, zmq.DEALER)
+    caught: list[BaseException] = []
+    with trio.CancelScope() as scope:
+        try:
+            async with trio_zmq.open_channels(dealer):
+                scope.cancel()
+                await trio.sleep_forever()
+        except BaseException as exc:
+            caught.append(exc)
+            raise
+    assert scope.cancelled_caught
+    assert [type(exc) for exc in caught] == [trio.Cancelled]
+
+
+async def test_a_normal_exit_drops_at_most_what_the_receive_pump_read_ahead(
+    ctx: trio_zmq.Context,
+) -> None:
+    push, pull = pair(ctx, zmq.PUSH, zmq.PULL)
+    for i in range(5):
+        await push.send(b"%d" % i)
+    assert await pull.poll(None, zmq.POLLIN)
+    async with trio_zmq.open_channels(pull, max_buffer_size=1) as (_, receive_channel):
+        assert await receive_channel.receive() == [b"0"]
+        await trio.testing.wait_all_tasks_blocked()
+    # The buffer's one and the one the pump held are gone (as documented);
+    # the rest is still on the socket.
+    assert [await pull.recv() for _ in range(2)] == [b"3", b"4"]
+
+
+async def test_send_pump_sends_a_buffered_burst(ctx: trio_zmq.Context) -> None:
+    push, pull = pair(ctx, zmq.PUSH, zmq.PULL)
+    async with trio_zmq.open_channels(push, max_buffer_size=100) as (send_channel, _):
+        for i in range(100):
+            send_channel.send_nowait([b"%d" % i])
+        await trio.testing.wait_all_tasks_blocked()
+        assert send_channel.statistics().current_buffer_used == 0
+    assert [await pull.recv() for _ in range(100)] == [b"%d" % i for i in range(100)]
+
+
 async def test_receive_channel_ends_and_send_breaks_when_the_socket_is_closed(
     ctx: trio_zmq.Context,
 ) -> None:

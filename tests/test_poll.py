@@ -272,6 +272,56 @@ async def test_two_tasks_may_poll_one_plain_pyzmq_socket_at_once(
     assert _poll._raw_waits == {}
 
 
+async def test_a_poll_that_only_looks_does_not_strand_another_poll_of_a_plain_socket(
+    raw_pair: tuple[zmq.Socket[bytes], zmq.Socket[bytes]],
+) -> None:
+    # Regression: poll(0) read EVENTS straight from the socket, which can
+    # swallow the FD edge the sleeping poll waits on (pyzmq#951).
+    raw_pull, raw_push = raw_pair
+    sleeping, looking = trio_zmq.Poller(), trio_zmq.Poller()
+    sleeping.register(raw_pull, zmq.POLLIN)
+    looking.register(raw_pull, zmq.POLLIN)
+    woken: list[list[tuple[object, int]]] = []
+
+    async def sleep_in_poll() -> None:
+        woken.append(await sleeping.poll())
+
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sleep_in_poll)
+            await trio.testing.wait_all_tasks_blocked()
+            raw_push.send(b"x")
+            assert await looking.poll(0) == [(raw_pull, zmq.POLLIN)]
+    assert woken == [[(raw_pull, zmq.POLLIN)]]
+
+
+async def test_a_poll_cancelled_from_outside_raises_one_cancelled_not_a_group(
+    ctx: trio_zmq.Context, raw_pair: tuple[zmq.Socket[bytes], zmq.Socket[bytes]]
+) -> None:
+    a, _ = pair(ctx, zmq.PULL, zmq.PUSH)
+    raw_pull, _ = raw_pair
+    poller = trio_zmq.Poller()
+    poller.register(a, zmq.POLLIN)
+    poller.register(raw_pull, zmq.POLLIN)  # two waiters: an internal nursery
+    caught: list[BaseException] = []
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+
+            async def poll() -> None:
+                try:
+                    await poller.poll()
+                except BaseException as exc:
+                    caught.append(exc)
+                    raise
+
+            nursery.start_soon(poll)
+            await trio.testing.wait_all_tasks_blocked()
+            scope.cancel()
+    assert scope.cancelled_caught
+    assert len(caught) == 1
+    assert type(caught[0]) is trio.Cancelled
+
+
 async def test_a_pyzmq_socket_and_its_wrapper_registered_together_share_one_wait(
     ctx: trio_zmq.Context,
 ) -> None:

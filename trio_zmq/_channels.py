@@ -20,8 +20,7 @@ ever wakes when the socket is closed.
 
 from __future__ import annotations
 
-import sys
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import trio
@@ -29,13 +28,11 @@ import zmq
 from trio.lowlevel import cancel_shielded_checkpoint
 
 from . import _checkpoints
+from ._groups import unwrap_groups
 from ._socket import Socket
 
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup
-
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator
 
 __all__ = ["open_channels"]
 
@@ -59,34 +56,6 @@ _LOCKSTEP = _types("REQ", "REP")
 # The message that tells the send pump to stop once everything before it has
 # been sent. Compared by identity; users cannot get hold of it.
 _FLUSH: Message = []
-
-
-@contextmanager
-def unwrap_single_exception() -> Iterator[None]:
-    """Raise the one exception inside an ExceptionGroup from a private nursery.
-
-    A group with more than one exception is raised as it is.
-    """
-    single: BaseException | None = None
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        leaves = list(_leaves(group))
-        if len(leaves) != 1:
-            raise
-        single = leaves[0]
-    if single is not None:
-        # Raised outside the except clause, so the group does not become its
-        # __context__: the user sees the error, with its own cause chain.
-        raise single
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            yield from _leaves(exc)
-        else:
-            yield exc
 
 
 @asynccontextmanager
@@ -122,9 +91,15 @@ async def open_channels(
       then stops the pumps. Bound the wait with ``trio.move_on_after`` around
       the block if the peer may be gone.
     * **with an exception, or cancelled**: stops the pumps at once. Messages
-      still in the send channel's buffer are dropped, and so are messages the
-      receive pump already took from the socket that no task received (at
-      most ``max_buffer_size + 1``). A message is never half sent.
+      still in the send channel's buffer are dropped. A message is never
+      half sent.
+
+    On every exit, normal ones included, messages that the receive pump
+    already took from the socket and that no task received are dropped: at
+    most ``max_buffer_size + 1`` (the buffer, and the one the pump holds
+    while it waits for a receiver). The receive pump reads ahead so that a
+    receiver never waits on the socket; receive what you need before
+    leaving, or use the socket's own ``recv`` where no message may be lost.
 
     Afterwards sends raise ``trio.BrokenResourceError`` (or
     ``trio.ClosedResourceError`` on the two yielded objects, which the block
@@ -150,7 +125,8 @@ async def open_channels(
             the block, from the send pump).
 
     An exception that is the only one raised in the block (from the body or a
-    pump) comes out as itself, not wrapped in an ExceptionGroup.
+    pump) comes out as itself, not wrapped in an ExceptionGroup; so does a
+    cancellation from outside (one ``trio.Cancelled``, not a group of them).
     """
     if not isinstance(sock, Socket):
         raise TypeError(
@@ -171,7 +147,7 @@ async def open_channels(
     flush_send = out_send.clone()  # ours alone: a user closing theirs never ends the pump
     sent_all = trio.Event()
     try:
-        with unwrap_single_exception():
+        with unwrap_groups():
             async with trio.open_nursery() as nursery:
                 if receives:
                     nursery.start_soon(

@@ -44,7 +44,7 @@ from trio.lowlevel import (
 )
 
 from . import _checkpoints
-from ._channels import unwrap_single_exception
+from ._groups import unwrap_groups
 from ._readiness import Readiness
 from ._socket import Socket
 
@@ -252,6 +252,19 @@ def _raw_readiness(sock: zmq.Socket[Any]) -> Iterator[Readiness]:
             _raw_waits[key] = (rd, users - 1)
 
 
+def _raw_events(sock: zmq.Socket[Any]) -> int:
+    """Read ``EVENTS`` of a plain socket, passing the news to other polls asleep on it.
+
+    Reading ``EVENTS`` can swallow the FD's edge that another task's poll of
+    the same socket sleeps on (pyzmq#951); through the shared readiness,
+    that task is woken if its event is there.
+    """
+    entry = _raw_waits.get(id(sock))
+    if entry is None:
+        return int(sock.get(_EVENTS))
+    return entry[0].events()
+
+
 def _zmq_to_epoll(mask: int) -> int:
     events = 0
     if mask & _POLLIN:
@@ -364,7 +377,7 @@ class _Round:
                 if zsock.closed:
                     raise _closed()
                 try:
-                    events = int(zsock.get(_EVENTS)) & wanted
+                    events = _raw_events(zsock) & wanted
                 except zmq.ZMQError as exc:
                     if exc.errno in (errno.ENOTSOCK, zmq.ETERM):
                         raise _closed(exc) from exc
@@ -437,7 +450,7 @@ class _Round:
                 closed.append(exc)
             done.cancel()
 
-        with unwrap_single_exception():
+        with unwrap_groups():
             async with trio.open_nursery() as nursery:
                 for waiter in waiters:
                     nursery.start_soon(until, waiter, nursery.cancel_scope)

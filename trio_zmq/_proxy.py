@@ -30,24 +30,18 @@ from __future__ import annotations
 import contextlib
 import itertools
 import struct
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeAlias, final
+from typing import Any, Literal, NoReturn, TypeAlias, final
 
 import trio
 import zmq
 from trio.lowlevel import checkpoint
 
 from ._errors import translate
+from ._groups import unwrap_groups
 from ._socket import Socket
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 __all__ = [
     "ProxyControl",
@@ -160,47 +154,6 @@ def _check_engine(engine: str, hook: object) -> None:
         raise ValueError(f"engine must be 'native' or 'libzmq', not {engine!r}")
     if engine == "libzmq" and hook is not None:
         raise ValueError("a hook needs engine='native': libzmq's proxy cannot call Python")
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    leaves: list[BaseException] = []
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            leaves.extend(_leaves(exc))
-        else:
-            leaves.append(exc)
-    return leaves
-
-
-def _single_cause(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one exception *group* stands for, if it stands for one."""
-    leaves = _leaves(group)
-    real = [exc for exc in leaves if not isinstance(exc, trio.Cancelled)]
-    if not real:
-        return leaves[0]
-    if len(real) == 1:
-        return real[0]
-    # Closing one socket fails both pumps that use it: one cause.
-    if all(isinstance(exc, trio.ClosedResourceError) for exc in real):
-        return real[0]
-    return None
-
-
-@contextlib.contextmanager
-def _unwrap_groups() -> Iterator[None]:
-    """Raise the single cause of an internal nursery's ExceptionGroup by itself."""
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        cause = _single_cause(group)
-        if cause is None:
-            raise
-        context = cause.__context__
-        try:
-            raise cause  # the group is only noise around its one cause
-        finally:
-            cause.__context__ = context
-            del cause, context
 
 
 # ----------------------------------------------------------------------
@@ -332,7 +285,7 @@ class _NativeEngine:
     async def run(self, task_status: trio.TaskStatus[Any], value: object) -> None:
         frontend, backend = self._frontend, self._backend
         try:
-            with self._stop_scope, _unwrap_groups():
+            with self._stop_scope, unwrap_groups():
                 async with trio.open_nursery() as nursery:
                     if _can_receive(frontend) and _can_send(backend):
                         nursery.start_soon(self._pump, frontend, backend, "frontend")
@@ -554,7 +507,7 @@ class _LibzmqEngine:
                         raw[id(sock)] = lent.enter_context(sock._lend(_BORROWER))
                 frontend, backend, capture = self._sockets
                 raw_capture = None if capture is None else raw[id(capture)]
-                with _unwrap_groups():
+                with unwrap_groups():
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(self._terminate_when_cancelled)
                         task_status.started(value)
