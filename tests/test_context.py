@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import trio
+import trio.testing
 import zmq
 
 import trio_zmq
@@ -45,6 +48,33 @@ async def test_from_context_does_not_terminate_the_wrapped_context() -> None:
     assert sock.closed
     assert not zctx.closed
     zctx.term()
+
+
+async def test_waiters_see_closed_when_a_wrapped_context_is_terminated_elsewhere() -> None:
+    zctx = zmq.Context()
+    ctx = trio_zmq.Context.from_context(zctx)
+    sock = ctx.socket(zmq.PULL, linger=0)
+    sock.bind("inproc://terminated-elsewhere")
+    errors: list[BaseException] = []
+
+    async def receive() -> None:
+        try:
+            await sock.recv()
+        except trio.ClosedResourceError as exc:
+            errors.append(exc)
+        finally:
+            sock.close()  # term() waits for it
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receive)
+            await trio.testing.wait_all_tasks_blocked()
+            # term() blocks until the socket is closed: run it in a thread.
+            nursery.start_soon(partial(trio.to_thread.run_sync, zctx.term, abandon_on_cancel=True))
+    finally:
+        sock.close()
+    assert len(errors) == 1
+    assert "terminated" in str(errors[0])
 
 
 async def test_from_context_refuses_other_objects() -> None:

@@ -147,6 +147,45 @@ async def test_sync_call_that_swallows_the_edge_does_not_strand_a_waiter(
         assert got == [b"edge"]
 
 
+async def test_a_call_that_fails_does_not_strand_a_waiter(ctx: trio_zmq.Context) -> None:
+    # Regression: libzmq processes the socket's commands before it fails a
+    # call with EFSM, which swallowed the FD's edge under the receiver.
+    rep, req = pair(ctx, zmq.REP, zmq.REQ)
+    got: list[bytes] = []
+
+    async def receive_reply() -> None:
+        got.append(await req.recv())
+
+    async with trio.open_nursery() as nursery:
+        await req.send(b"request")
+        assert await rep.recv() == b"request"
+        nursery.start_soon(receive_reply)
+        await trio.testing.wait_all_tasks_blocked()
+        await rep.send(b"reply")
+        with pytest.raises(zmq.ZMQError, match="REQ"):
+            await req.send(b"too soon")  # no await in between: the edge is gone now
+    assert got == [b"reply"]
+
+
+async def test_a_failed_send_on_a_mandatory_router_does_not_strand_its_receiver(
+    ctx: trio_zmq.Context,
+) -> None:
+    router, dealer = pair(ctx, zmq.ROUTER, zmq.DEALER)
+    router.router_mandatory = 1
+    got: list[list[bytes]] = []
+
+    async def receive() -> None:
+        got.append(await router.recv_multipart())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(receive)
+        await trio.testing.wait_all_tasks_blocked()
+        await dealer.send(b"hello")
+        with pytest.raises(zmq.ZMQError):
+            await router.send_multipart([b"nobody", b"x"])  # EHOSTUNREACH
+    assert [frames[1:] for frames in got] == [[b"hello"]]
+
+
 async def test_waiters_for_in_and_out_on_one_socket_both_wake(ctx: trio_zmq.Context) -> None:
     peer, dealer = pair(ctx, zmq.DEALER, zmq.DEALER, sndhwm=1, rcvhwm=1)
     while True:  # fill the dealer's outgoing queue

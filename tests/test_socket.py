@@ -262,6 +262,75 @@ async def test_close_wakes_every_waiter_with_closed_resource_error(
     assert a.closed
 
 
+async def test_close_from_another_thread_while_tasks_wait_is_refused_and_harmless(
+    ctx: trio_zmq.Context,
+) -> None:
+    sock = ctx.socket(zmq.PULL)
+    sock.bind(inproc_name())
+    outcomes: list[str] = []
+
+    async def receive() -> None:
+        try:
+            await sock.recv()
+        except trio.ClosedResourceError:
+            outcomes.append("closed")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(receive)
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(RuntimeError, match="from_thread"):
+            await trio.to_thread.run_sync(sock.close)
+        assert not sock.closed  # nothing half done
+        await trio.to_thread.run_sync(trio.from_thread.run_sync, sock.close)
+    assert outcomes == ["closed"]
+    assert sock.closed
+
+
+async def test_a_task_ending_inside_a_sndmore_message_breaks_other_senders_clearly(
+    ctx: trio_zmq.Context,
+) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+
+    async def begin_and_die() -> None:
+        await a.send(b"head", zmq.SNDMORE)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(begin_and_die)
+    with pytest.raises(trio.BrokenResourceError, match="halfway through a multipart"):
+        await a.send(b"other")
+    with pytest.raises(trio.BrokenResourceError, match="halfway"):
+        a.send_nowait(b"other")
+    with pytest.raises(trio.BrokenResourceError, match="halfway"):
+        await a.send_multipart([b"other"])
+
+
+async def test_a_sender_parked_behind_an_owner_that_ends_is_told_within_seconds(
+    ctx: trio_zmq.Context,
+) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+    owner_parked = trio.Event()
+    errors: list[BaseException] = []
+
+    async def begin_and_die() -> None:
+        await a.send(b"head", zmq.SNDMORE)
+        await owner_parked.wait()
+
+    async def other() -> None:
+        try:
+            await a.send(b"other")
+        except trio.BrokenResourceError as exc:
+            errors.append(exc)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(begin_and_die)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(other)
+            await trio.testing.wait_all_tasks_blocked()  # parked behind the owner
+            owner_parked.set()  # the owner ends without its last frame
+    assert len(errors) == 1
+
+
 async def test_async_with_closes_the_socket(ctx: trio_zmq.Context) -> None:
     async with ctx.socket(zmq.PAIR) as sock:
         assert not sock.closed

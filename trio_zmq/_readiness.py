@@ -118,7 +118,14 @@ class Readiness:
             while True:
                 if self.closed:
                     raise closed_error()
-                events: int = self._get(_EVENTS)
+                try:
+                    events: int = self._get(_EVENTS)
+                except zmq.ZMQError as exc:
+                    if exc.errno in (zmq.ETERM, zmq.ENOTSOCK):
+                        raise trio.ClosedResourceError(
+                            "this socket's zmq.Context was terminated"
+                        ) from exc
+                    raise
                 self._dispatch(events)
                 if events & mask:
                     return slept

@@ -78,6 +78,10 @@ _spend = _checkpoints.spend
 _MIN_PAUSE = 0.001
 _MAX_PAUSE = 0.016
 
+# Seconds between checks, by a sender waiting for another task's multipart
+# message, that the other task still exists (see _check_owner_alive).
+_OWNER_CHECK = 1.0
+
 _LENT: Any = object()  # stands in for the run token while the socket is lent
 
 #: Option names accepted as attributes and as ``ctx.socket(**options)``.
@@ -248,6 +252,12 @@ class Socket:
                 "not thread-safe): create the socket in the run and thread that use it"
             )
 
+    def _in_own_run(self) -> bool:
+        try:
+            return current_trio_token() is self._token
+        except RuntimeError:  # not in any run: another thread, or after trio.run
+            return False
+
     def _busy(self) -> trio.BusyResourceError:
         return trio.BusyResourceError(
             f"this socket is in use by {self._lent_to}; it cannot be used until that stops"
@@ -283,6 +293,10 @@ class Socket:
             self._token = saved
 
     def _fail(self, exc: zmq.ZMQError) -> NoReturn:
+        # libzmq processes the socket's commands before it fails a call (EFSM,
+        # EHOSTUNREACH, ...), which can clear the FD under a sleeping task.
+        if self._rd.waiting:
+            self._rd.recheck()
         translated = translate(exc, self._type)
         if translated is exc:
             raise exc
@@ -350,7 +364,11 @@ class Socket:
         pause = _MIN_PAUSE
         while True:
             if sender is not None and self._send_owner not in (None, sender):
-                await self._owner_lot.park()
+                self._check_owner_alive()
+                # Woken when the owner sends its last frame; the timeout only
+                # notices an owner that ended without doing so.
+                with trio.move_on_after(_OWNER_CHECK):
+                    await self._owner_lot.park()
                 if rd.closed:
                     raise closed_socket()
                 continue
@@ -565,6 +583,13 @@ class Socket:
             return
         if self._lent_to is not None:
             raise self._busy()
+        if rd.waiting and not self._in_own_run():
+            # Checked before anything is marked closed: waking the sleepers
+            # takes their own run, and a half-done close would leak.
+            raise RuntimeError(
+                "close() was called from outside the trio.run() whose tasks wait on this "
+                "socket; from another thread, use trio.from_thread.run_sync(sock.close)"
+            )
         if linger is not None and not isinstance(linger, int):
             # Checked before anything is marked closed, or the socket would leak.
             raise TypeError(f"close() takes linger in ms as int or None, not {linger!r}")
@@ -679,6 +704,17 @@ class Socket:
             raise _not_bytes_error(data, "send", "send_string") from None
         self._claim(task, flags)
         return result
+
+    def _check_owner_alive(self) -> None:
+        """Fail other senders if the task building a multipart message is gone."""
+        owner = self._send_owner
+        if owner is not None and owner.coro.cr_frame is None:  # its coroutine has ended
+            raise trio.BrokenResourceError(
+                "a task ended halfway through a multipart message (after a send with "
+                "zmq.SNDMORE and no last frame), so this socket can never send a whole "
+                "message again: close it and make a new one. Send messages with "
+                "send_multipart(), or finish a SNDMORE message in the task that began it"
+            )
 
     def _claim(self, task: Task, flags: int) -> None:
         """After a frame went out: who owns the send side now."""
@@ -983,6 +1019,7 @@ class Socket:
         if self._lent_to is not None:
             raise self._busy()
         if flags & _SNDMORE or self._send_owner is not None:
+            self._check_owner_alive()
             raise trio.WouldBlock  # ownership needs a task; use send()
         try:
             _send(self._sock, data, flags | _NOBLOCK, copy, False)
@@ -1002,6 +1039,7 @@ class Socket:
             raise self._busy()
         _check_frames(msg_parts)
         if self._send_owner is not None:
+            self._check_owner_alive()
             raise trio.WouldBlock
         try:
             _, sent = self._send_parts_now(msg_parts, 0, copy, False)
