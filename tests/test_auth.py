@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,10 @@ from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
 import trio_zmq
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
+
 from trio_zmq.auth import ZAP_ENDPOINT, Decision, open_authenticator, serve_authenticator
 
 # ----------------------------------------------------------------------
@@ -690,3 +695,15 @@ def test_an_authenticator_is_not_made_directly() -> None:
 def test_the_authenticator_is_reached_as_trio_zmq_auth() -> None:
     assert trio_zmq.auth.open_authenticator is open_authenticator
     assert "auth" in trio_zmq.__all__
+
+
+async def test_an_exception_group_raised_in_the_block_comes_out_as_raised(
+    ctx: trio_zmq.Context,
+) -> None:
+    mine = ExceptionGroup("mine", [KeyError(1)])
+    with pytest.raises(ExceptionGroup) as info:
+        async with open_authenticator(ctx):
+            raise mine
+    # As raised (Trio may hand on a copy): not flattened, not wrapped again.
+    assert info.value.message == "mine"
+    assert [type(exc) for exc in info.value.exceptions] == [KeyError]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import trio
 import trio.testing
 import zmq
 
 import trio_zmq
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
 
 from .conftest import inproc_name, pair, wait_subscribed
 
@@ -199,6 +204,19 @@ async def test_an_exception_from_the_block_comes_out_unwrapped(ctx: trio_zmq.Con
     with pytest.raises(KeyError):
         async with trio_zmq.open_channels(b):
             raise KeyError("from the body")
+
+
+async def test_an_exception_group_raised_in_the_block_comes_out_as_raised(
+    ctx: trio_zmq.Context,
+) -> None:
+    _a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+    mine = ExceptionGroup("mine", [KeyError(1)])
+    with pytest.raises(ExceptionGroup) as info:
+        async with trio_zmq.open_channels(b):
+            raise mine
+    # As raised (Trio may hand on a copy): not flattened, not wrapped again.
+    assert info.value.message == "mine"
+    assert [type(exc) for exc in info.value.exceptions] == [KeyError]
 
 
 async def test_req_and_rep_talk_in_lockstep_through_channels(ctx: trio_zmq.Context) -> None:

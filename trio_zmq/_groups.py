@@ -1,6 +1,7 @@
 """ExceptionGroups from internal nurseries, unwrapped where they have one cause.
 
-Channels, the poller and the proxy run tasks in nurseries of their own; a
+Channels, the poller, the proxy and the authenticator run tasks in
+nurseries of their own; a
 user who calls one of them made one call, and expects the one exception it
 failed with, as trio-websocket does for its internal nursery. Trio may wrap
 that exception in a group together with the ``Cancelled`` of the sibling
@@ -22,32 +23,24 @@ if sys.version_info < (3, 11):  # pragma: no cover
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["leaves", "single_cause", "unwrap_groups"]
-
-
-def leaves(exc: BaseException) -> list[BaseException]:
-    """The exceptions inside *exc*, groups flattened (``[exc]`` for a non-group)."""
-    if not isinstance(exc, BaseExceptionGroup):
-        return [exc]
-    found: list[BaseException] = []
-    for inner in exc.exceptions:
-        found.extend(leaves(inner))
-    return found
+__all__ = ["single_cause", "unwrap_groups"]
 
 
 def single_cause(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
     """The one exception *group* stands for, or ``None`` if it holds several.
 
-    Only ``Cancelled``: the first of them (a cancellation from outside reaches
-    every task). One exception besides ``Cancelled``: that one. Only
-    ``trio.ClosedResourceError``: the first (closing one socket fails every
-    task using it, which is one cause).
+    *group* comes from one of our nurseries, so only its direct members are
+    looked at: a group that a user's code raised inside it is one member, and
+    comes out as it was raised. Only ``Cancelled``: the first of them (a
+    cancellation from outside reaches every task). One member besides
+    ``Cancelled``: that one. Only ``trio.ClosedResourceError``: the first
+    (closing one socket fails every task using it, which is one cause).
     """
-    found = leaves(group)
-    real = [exc for exc in found if not isinstance(exc, trio.Cancelled)]
+    members = group.exceptions
+    real = [exc for exc in members if not isinstance(exc, trio.Cancelled)]
     if not real:
-        return found[0]
-    if len(real) == 1 or all(isinstance(exc, trio.ClosedResourceError) for exc in real):
+        return members[0]
+    if len(real) == 1 or all(type(exc) is trio.ClosedResourceError for exc in real):
         return real[0]
     return None
 

@@ -34,7 +34,6 @@ import inspect
 import ipaddress
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, NoReturn, Protocol, TypeVar, final
 
@@ -44,12 +43,10 @@ from zmq.auth import CURVE_ALLOW_ANY, load_certificates
 from zmq.utils import z85
 
 from ._context import Context
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup
+from ._groups import unwrap_groups
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Iterable, Mapping
     from typing import TypeAlias
 
     from ._socket import Socket
@@ -587,32 +584,6 @@ def _bind(ctx: Context) -> Socket:
     return sock
 
 
-def _leaves(exc: BaseException) -> Iterator[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            yield from _leaves(inner)
-    else:
-        yield exc
-
-
-@contextlib.contextmanager
-def _unwrap_single() -> Iterator[None]:
-    """Let an internal nursery's group through as its one real exception."""
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        leaves = list(_leaves(group))
-        real = [e for e in leaves if not isinstance(e, trio.Cancelled)]
-        if len(real) > 1:
-            raise
-        exc = real[0] if real else leaves[0]
-    else:
-        return
-    # Raised outside the except clause, so that the exception keeps its own
-    # __context__ instead of getting the group as one.
-    raise exc
-
-
 async def serve_authenticator(
     ctx: Context, *, task_status: trio.TaskStatus[Authenticator] = trio.TASK_STATUS_IGNORED
 ) -> NoReturn:
@@ -634,7 +605,7 @@ async def serve_authenticator(
     try:
         logger.info("serving %s", ZAP_ENDPOINT)
         task_status.started(auth)
-        with _unwrap_single():
+        with unwrap_groups():
             await auth._serve()
     finally:
         auth._stop()
@@ -660,7 +631,7 @@ async def open_authenticator(ctx: Context) -> AsyncIterator[Authenticator]:
         trio.ClosedResourceError: *ctx* is closed, or gets closed inside
             the block.
     """
-    with _unwrap_single():
+    with unwrap_groups():
         async with trio.open_nursery() as nursery:
             auth: Authenticator = await nursery.start(serve_authenticator, ctx)
             try:
