@@ -146,6 +146,20 @@ CASES = [
     ),
     Case("connect to None", zmq.PAIR, lambda s: s.connect(None), TypeError, "endpoint as str"),
     Case(
+        "bind to a port past 65535",  # libzmq would wrap it around silently
+        zmq.PAIR,
+        lambda s: s.bind("tcp://127.0.0.1:99999"),
+        zmq.ZMQError,
+        "port 99999 is out of range",
+    ),
+    Case(
+        "connect to a port past 65535",
+        zmq.PAIR,
+        lambda s: s.connect("tcp://127.0.0.1:70000"),
+        zmq.ZMQError,
+        "out of range",
+    ),
+    Case(
         "bind_to_random_port to nonsense",
         zmq.PAIR,
         lambda s: s.bind_to_random_port("nonsense"),

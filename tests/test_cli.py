@@ -28,7 +28,19 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-CLI = [sys.executable, "-X", "dev", "-W", "error", "-m", "trio_zmq"]
+# The command line as a user runs it, but with Ctrl-C restored: a test run
+# started in the background by a non-interactive shell inherits SIGINT
+# ignored, and the Ctrl-C tests would then wait for nothing.
+CLI = [
+    sys.executable,
+    "-X",
+    "dev",
+    "-W",
+    "error",
+    "-c",
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'trio-zmq'; runpy.run_module('trio_zmq', run_name='__main__', alter_sys=True)",
+]
 LOCAL = "tcp://127.0.0.1:*"
 
 

@@ -87,3 +87,17 @@ def endpoint_error(exc: zmq.ZMQError, action: str, addr: object) -> BaseExceptio
     if hint:
         message = f"{message} ({hint})"
     return zmq.ZMQError(code, message)
+
+
+def check_tcp_port(action: str, addr: str) -> None:
+    """Refuse a tcp port past 65535, which libzmq would silently wrap around."""
+    if not addr.startswith(("tcp://", "ws://", "wss://")):
+        return
+    # tcp://[source;]host:port; the port follows the last colon.
+    _, _, port = addr.rpartition(":")
+    if port.isdigit() and int(port) > 65535:
+        raise zmq.ZMQError(
+            _errno.EINVAL,
+            f"cannot {action} {addr!r}: port {port} is out of range "
+            "(ports go from 1 to 65535, or '*' for any free one)",
+        )

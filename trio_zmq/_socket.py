@@ -38,7 +38,7 @@ from trio.lowlevel import (
 from zmq.utils import jsonapi
 
 from . import _checkpoints
-from ._errors import again, closed_socket, endpoint_error, translate
+from ._errors import again, check_tcp_port, closed_socket, endpoint_error, translate
 from ._readiness import Readiness
 
 if TYPE_CHECKING:
@@ -422,6 +422,7 @@ class Socket:
         self._check_usable()
         if not isinstance(addr, str):
             raise TypeError(f"{action}() takes the endpoint as str, not {type(addr).__name__}")
+        check_tcp_port(action, addr)
         try:
             call(addr)
         except zmq.ZMQError as exc:
