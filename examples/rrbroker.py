@@ -52,7 +52,7 @@ async def main(engine="native"):
             async with trio.open_nursery() as clients:
                 for i in range(CLIENTS):
                     clients.start_soon(client, ctx, clients_endpoint, f"client-{i}")
-            stats = await broker.statistics()
+            stats = broker.statistics()
             print(f"broker ({engine}): {stats.frontend.messages_in} frames in from clients,")
             print(f"  {stats.backend.messages_in} frames in from workers")
             nursery.cancel_scope.cancel()  # stops the broker and the workers

@@ -177,9 +177,9 @@ async def test_statistics_count_frames_and_bytes_on_each_side(
         control = await nursery.start(
             partial(trio_zmq.steerable_proxy, frontend, backend, engine=engine)
         )
-        assert await control.statistics() == trio_zmq.ProxyStatistics()
+        assert control.statistics() == trio_zmq.ProxyStatistics()
         assert await _round_trip(client, worker, b"hello") == b"HELLO"
-        stats = await control.statistics()
+        stats = control.statistics()
         # Like libzmq's STATISTICS, frames count one by one: identity,
         # delimiter and body, 6 + 0 + 5 bytes, each way.
         n = _frames_counted(engine, 3)
@@ -205,7 +205,7 @@ async def test_statistics_after_stop_are_the_final_counts(
         await _round_trip(client, worker, b"two")
         control.stop()
     assert control.stopped
-    stats = await control.statistics()
+    stats = control.statistics()
     assert stats.frontend.messages_in == 2 * _frames_counted(engine, 3)
     assert stats.backend.messages_out == 2 * _frames_counted(engine, 3)
 
@@ -219,7 +219,7 @@ async def test_pause_holds_messages_until_resume(ctx: trio_zmq.Context, engine: 
         )
         control.pause()
         assert control.paused
-        await control.statistics()  # the libzmq thread has read PAUSE before this reply
+        control.statistics()  # the libzmq thread has read PAUSE before this reply
         await client.send(b"held")
         assert await _absent(worker, engine)
         control.resume()
@@ -421,7 +421,7 @@ async def test_a_hook_transforms_and_filters_messages(ctx: trio_zmq.Context) -> 
             await source.send(body)
         assert await sink.recv() == b"A"
         assert await sink.recv() == b"B"
-        stats = await control.statistics()
+        stats = control.statistics()
         control.stop()
     assert seen == [("frontend", [b"a"]), ("frontend", [b"secret"]), ("frontend", [b"b"])]
     assert stats.frontend.messages_in == 3

@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import struct
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn, TypeAlias, final
@@ -67,6 +69,9 @@ _POLLOUT = int(zmq.POLLOUT)
 _CANNOT_RECEIVE = frozenset({zmq.PUB, zmq.PUSH})
 _CANNOT_SEND = frozenset({zmq.SUB, zmq.PULL})
 _BORROWER = "a libzmq proxy thread (engine='libzmq')"
+_POLLIN = int(zmq.POLLIN)
+#: Seconds the libzmq engine's statistics() waits for its thread's answer.
+_STATISTICS_WAIT = 1.0
 _control_names = itertools.count()
 
 
@@ -224,17 +229,20 @@ class ProxyControl:
         """
         self._impl.stop()
 
-    async def statistics(self) -> ProxyStatistics:
+    def statistics(self) -> ProxyStatistics:
         """Messages and bytes received and sent on each side so far.
 
-        Async because the ``"libzmq"`` engine asks its thread (libzmq's
-        ``STATISTICS`` command) and waits for the reply; the native engine
-        answers at once. After the proxy stopped, returns the final counts.
+        Returns a frozen snapshot. The native engine answers at once. The
+        ``"libzmq"`` engine asks its thread (libzmq's ``STATISTICS`` command)
+        and blocks the calling thread until the answer comes, which takes
+        microseconds; if the proxy thread does not answer within
+        ``_STATISTICS_WAIT`` (1 s: it is itself blocked, sending to a full
+        socket), this returns the last counts it had. After the proxy
+        stopped, returns the final counts.
 
-        Raises:
-            trio.Cancelled: no snapshot was returned; the proxy is unaffected.
+        Synchronous, as pyzmq users expect of a counter: not a checkpoint.
         """
-        return await self._impl.statistics()
+        return self._impl.statistics()
 
 
 # ----------------------------------------------------------------------
@@ -278,8 +286,7 @@ class _NativeEngine:
     def stop(self) -> None:
         self._stop_scope.cancel()
 
-    async def statistics(self) -> ProxyStatistics:
-        await checkpoint()
+    def statistics(self) -> ProxyStatistics:
         return ProxyStatistics._from_values(self._counts)
 
     async def run(self, task_status: trio.TaskStatus[Any], value: object) -> None:
@@ -408,8 +415,8 @@ class _LibzmqEngine:
     pause/resume/stop never wait. ``STATISTICS`` is answered with 8 frames;
     libzmq 4.3.5 also answers every other command with one empty frame,
     which is skipped. Every ``STATISTICS`` sent is counted in ``_owed``, so
-    that a reply left over by a cancelled :meth:`statistics` is never taken
-    for a newer one.
+    that a reply left over by a :meth:`statistics` that stopped waiting is
+    never taken for a newer one.
     """
 
     engine: Engine = "libzmq"
@@ -421,7 +428,6 @@ class _LibzmqEngine:
         self._stopping = False
         self._thread_done = False
         self._owed = 0
-        self._lock = trio.Lock()
         self._last = ProxyStatistics()
         raw_ctx = frontend.underlying.context
         addr = f"inproc://trio-zmq-proxy-control-{next(_control_names)}-{id(self):x}"
@@ -460,18 +466,20 @@ class _LibzmqEngine:
         self._command(b"STATISTICS")  # the final counts, read once the thread is gone
         self._command(b"TERMINATE")
 
-    async def statistics(self) -> ProxyStatistics:
-        if self.done:
-            await checkpoint()
-            return self._last
-        async with self._lock:
-            try:
-                self._command(b"STATISTICS")
-                # Replies come in order: the last one owed is this call's.
-                while self._owed:
-                    self._take_reply(await self._control.recv_multipart())
-            except trio.ClosedResourceError:
-                pass  # the proxy stopped meanwhile; _last holds its final counts
+    def statistics(self) -> ProxyStatistics:
+        if self.done or self._stopping:
+            return self._last  # the final counts are read when the thread is gone
+        self._command(b"STATISTICS")
+        raw = self._control.underlying
+        deadline = time.monotonic() + _STATISTICS_WAIT
+        # Replies come in order: the last one owed is this call's. Blocking
+        # here, in the Trio thread, is bounded and normally microseconds:
+        # the proxy thread answers as soon as its poll sees the command.
+        while self._owed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not raw.poll(math.ceil(remaining * 1000), _POLLIN):
+                break  # the thread is busy: keep the last counts
+            self._take_reply(raw.recv_multipart())
         return self._last
 
     def _take_reply(self, frames: list[bytes]) -> None:
@@ -535,7 +543,7 @@ class _LibzmqEngine:
                 break
             self._take_reply(frames)
         self.done = True
-        self._control.close(linger=0)  # wakes a statistics() call still waiting
+        self._control.close(linger=0)
         self._thread_control.close(linger=0)
 
 
