@@ -94,6 +94,18 @@ def examples(session: nox.Session) -> None:
         session.run("python", "-X", "dev", str(example), env={"PYTHONWARNINGS": "error"})
 
 
+@nox.session(python=PYTHONS[-1], default=False)
+def soak(session: nox.Session) -> None:
+    """Opt-in long runs: 10,000 sockets, a million messages through a proxy."""
+    _install_wheel(session, *_group("test"))
+    session.run(
+        "pytest",
+        "tests/test_resources.py",
+        *session.posargs,
+        env={"PYTHONDEVMODE": "1", "TRIO_ZMQ_SOAK": "1"},
+    )
+
+
 @nox.session(python=PYTHONS[-1])
 def bench(session: nox.Session) -> None:
     """The side-by-side benchmark (pass --quick for a short run)."""
