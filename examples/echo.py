@@ -5,7 +5,6 @@ client is a DEALER connected to both endpoints, so its requests are spread
 over the two. Run: python examples/echo.py
 """
 
-import os
 import tempfile
 
 import trio
@@ -23,16 +22,17 @@ async def echo_server(ctx, endpoints, *, task_status=trio.TASK_STATUS_IGNORED):
 
 
 async def main():
-    ipc = os.path.join(tempfile.mkdtemp(), "echo")
-    async with trio_zmq.Context() as ctx, trio.open_nursery() as nursery:
-        endpoints = await nursery.start(echo_server, ctx, ["tcp://127.0.0.1:*", f"ipc://{ipc}"])
-        async with ctx.socket(zmq.DEALER) as client:
-            for endpoint in endpoints:
-                client.connect(endpoint)
-            for i in range(4):
-                await client.send_string(f"hello {i}")
-                print(await client.recv_string())
-        nursery.cancel_scope.cancel()  # stop the server
+    with tempfile.TemporaryDirectory() as tmp:  # for the ipc endpoint's file
+        async with trio_zmq.Context() as ctx, trio.open_nursery() as nursery:
+            bind_to = ["tcp://127.0.0.1:*", f"ipc://{tmp}/echo"]
+            endpoints = await nursery.start(echo_server, ctx, bind_to)
+            async with ctx.socket(zmq.DEALER) as client:
+                for endpoint in endpoints:
+                    client.connect(endpoint)
+                for i in range(4):
+                    await client.send_string(f"hello {i}")
+                    print(await client.recv_string())
+            nursery.cancel_scope.cancel()  # stop the server
 
 
 if __name__ == "__main__":

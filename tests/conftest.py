@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
+import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -57,6 +59,13 @@ def inproc_name(tag: str = "t") -> str:
     return f"inproc://{tag}-{os.getpid()}-{_counter}"
 
 
+def _ipc_name(name: str) -> str:
+    """An ipc endpoint: Linux's abstract namespace, or a file in the temp directory."""
+    if sys.platform.startswith("linux"):
+        return f"ipc://@{name}"
+    return f"ipc://{os.path.join(tempfile.gettempdir(), name)}"
+
+
 def pair(
     ctx: trio_zmq.Context, a_type: int, b_type: int, transport: str = "inproc", **options: Any
 ) -> tuple[trio_zmq.Socket, trio_zmq.Socket]:
@@ -68,7 +77,7 @@ def pair(
     elif transport == "tcp":
         endpoint = a.bind("tcp://127.0.0.1:*")
     elif transport == "ipc":
-        endpoint = a.bind(f"ipc://@trio-zmq-test-{os.getpid()}-{id(a)}")
+        endpoint = a.bind(_ipc_name(f"trio-zmq-test-{os.getpid()}-{id(a)}"))
     else:  # pragma: no cover
         raise ValueError(transport)
     b.connect(endpoint)
