@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -146,6 +147,7 @@ def _pyzmq_worker(work: Workload, role: str, count: int, endpoint: str) -> dict[
                 t.start()
             for t in threads:
                 t.join()
+            _hold()
             return {}
         kind = zmq.REQ if work.kind == "latency" else zmq.PUSH
         sock = ctx.socket(kind)
@@ -159,9 +161,20 @@ def _pyzmq_worker(work: Workload, role: str, count: int, endpoint: str) -> dict[
                 sock.recv()
             return {"value": (time.perf_counter() - start) / (count - 1) * 1e6}
         _send_n(sock, msg, count)
+        _hold()
         return {}
     finally:
         ctx.destroy(linger=5000)
+
+
+def _hold() -> None:
+    """Keep a sender's context alive until the runner says the receiver is done.
+
+    Leaving at once would leave the end of the stream to the linger, which
+    libzmq's ipc transport does not always honour (libzmq#4660): a slow
+    receiver would then wait forever for messages that were dropped.
+    """
+    sys.stdin.read()
 
 
 def _send_n(sock: zmq.Socket[Any], msg: bytes, count: int) -> None:
@@ -212,6 +225,7 @@ async def _trio_worker(
                     s = ctx.socket(zmq.PUSH)
                     s.connect(endpoint)
                     nursery.start_soon(_trio_send_n, s, msg, count // 16)
+            _hold()
             return {}
         kind = zmq.REQ if work.kind == "latency" else zmq.PUSH
         sock = ctx.socket(kind)
@@ -225,6 +239,7 @@ async def _trio_worker(
                 await sock.recv()
             return {"value": (time.perf_counter() - start) / (count - 1) * 1e6}
         await _trio_send_n(sock, msg, count)
+        _hold()
         return {}
 
 
@@ -269,6 +284,7 @@ async def _asyncio_worker(work: Workload, role: str, count: int, endpoint: str) 
             for s in socks:
                 s.connect(endpoint)
             await asyncio.gather(*(_asyncio_send_n(s, msg, count // 16) for s in socks))
+            _hold()
             return {}
         kind = zmq.REQ if work.kind == "latency" else zmq.PUSH
         sock = ctx.socket(kind)
@@ -282,6 +298,7 @@ async def _asyncio_worker(work: Workload, role: str, count: int, endpoint: str) 
                 await sock.recv()
             return {"value": (time.perf_counter() - start) / (count - 1) * 1e6}
         await _asyncio_send_n(sock, msg, count)
+        _hold()
         return {}
     finally:
         ctx.destroy(linger=5000)
@@ -375,8 +392,10 @@ def _run_inproc_worker(contender: str, work: Workload, count: int) -> None:
 
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
+    # Standard input: senders wait for its end before leaving (see _hold).
     return subprocess.Popen(
         [sys.executable, "-m", "trio_zmq._bench", "worker", *args],
+        stdin=subprocess.PIPE if args[2] == "send" else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -387,8 +406,9 @@ def _reap(procs: Sequence[subprocess.Popen[str]]) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
 
 
 def _measure_proxy(contender: str, work: Workload, count: int, timeout: float) -> float:
@@ -403,19 +423,26 @@ def _measure_proxy(contender: str, work: Workload, count: int, timeout: float) -
         procs.append(proxy)
         assert proxy.stdout is not None
         procs.append(_spawn(PYZMQ, work.name, "send", str(count), proxy.stdout.readline().strip()))
-        procs[2].communicate(timeout=timeout)
         receiver_out, _ = receiver.communicate(timeout=timeout)
+        procs[2].communicate("", timeout=timeout)
     finally:
         _reap(procs)
     return float(json.loads(receiver_out.strip().splitlines()[-1])["value"])
 
 
-def _measure(contender: str, work: Workload, count: int, timeout: float = 300) -> float:
+#: Seconds a round may take before it counts as stalled (a lost wake-up, say).
+_MEASURE_TIMEOUT = 120.0
+
+
+def _measure(contender: str, work: Workload, count: int, timeout: float) -> float:
     if work.name.startswith("proxy"):
         return _measure_proxy(contender, work, count, timeout)
     if work.transport == "inproc":
         proc = _spawn(contender, work.name, "inproc", str(count))
-        out, _ = proc.communicate(timeout=timeout)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        finally:
+            _reap([proc])
         return float(json.loads(out.strip().splitlines()[-1])["value"])
     receiver = _spawn(contender, work.name, "recv", str(count))
     sender: subprocess.Popen[str] | None = None
@@ -423,8 +450,8 @@ def _measure(contender: str, work: Workload, count: int, timeout: float = 300) -
         assert receiver.stdout is not None
         endpoint = receiver.stdout.readline().strip()
         sender = _spawn(contender, work.name, "send", str(count), endpoint)
-        sender_out, _ = sender.communicate(timeout=timeout)
         receiver_out, _ = receiver.communicate(timeout=timeout)
+        sender_out, _ = sender.communicate("", timeout=timeout)
     finally:
         _reap([receiver] if sender is None else [receiver, sender])
     source = sender_out if work.kind == "latency" else receiver_out
@@ -440,9 +467,11 @@ class Result:
     baseline: str
     values: list[float] = field(default_factory=list)
 
+    stalled: int = 0  # rounds that did not finish within _MEASURE_TIMEOUT
+
     @property
     def median(self) -> float:
-        return statistics.median(self.values)
+        return statistics.median(self.values) if self.values else math.nan
 
 
 def _progress(text: str) -> None:
@@ -467,7 +496,11 @@ def run(workloads: Sequence[Workload], rounds: int, quick: bool) -> list[Result]
                 done += 1
                 _progress(f"[{done}/{total}] round {r + 1}/{rounds}: {work.title} - {contender}")
                 count = work.quick_count if quick else work.count
-                results[work.name, contender].values.append(_measure(contender, work, count))
+                result = results[work.name, contender]
+                try:
+                    result.values.append(_measure(contender, work, count, _MEASURE_TIMEOUT))
+                except subprocess.TimeoutExpired:
+                    result.stalled += 1  # reported, not fatal: the other contenders go on
     _progress("")
     return list(results.values())
 
@@ -546,8 +579,13 @@ def report(results: Sequence[Result]) -> str:
     ]
     medians = {(r.workload, r.contender): r.median for r in results}
     for r in results:
+        if not r.values:
+            lines.append(f"{r.title:44} {r.contender:18} {'stalled in every round':>35}")
+            continue
         base = medians.get((r.workload, r.baseline))
-        ratio = "" if base is None else f"{r.median / base:6.2f}x"
+        ratio = "" if base is None or math.isnan(base) else f"{r.median / base:6.2f}x"
+        if r.stalled:
+            ratio += f"  ({r.stalled} round(s) stalled)"
         lines.append(
             f"{r.title:44} {r.contender:18} {_format_value(r.kind, r.median):>11} "
             f"{_format_value(r.kind, min(r.values)):>11} {_format_value(r.kind, max(r.values)):>11} "
