@@ -81,7 +81,7 @@ WORKLOADS = (
     ),
     Workload(
         "channels",
-        "open_channels vs direct recv, 64 B, tcp",
+        "open_channels (buffer 1000) vs direct recv, 64 B, tcp",
         "throughput",
         "tcp",
         64,
@@ -208,7 +208,10 @@ async def _trio_worker(
                     await sock.send(await sock.recv())
                 return {}
             if channels:
-                async with trio_zmq.open_channels(sock) as (_, receive_channel):
+                async with trio_zmq.open_channels(sock, max_buffer_size=1000) as (
+                    _,
+                    receive_channel,
+                ):
                     await receive_channel.receive()
                     start = time.perf_counter()
                     for _ in range(count - 1):
@@ -574,20 +577,20 @@ def _format_value(kind: str, value: float) -> str:
 def report(results: Sequence[Result]) -> str:
     """The results as a table: medians, min/max, ratio to each workload's baseline."""
     lines = [
-        f"{'workload':44} {'contender':18} {'median':>11} {'min':>11} {'max':>11} {'ratio':>7}",
-        "-" * 108,
+        f"{'workload':52} {'contender':18} {'median':>11} {'min':>11} {'max':>11} {'ratio':>7}",
+        "-" * 116,
     ]
     medians = {(r.workload, r.contender): r.median for r in results}
     for r in results:
         if not r.values:
-            lines.append(f"{r.title:44} {r.contender:18} {'stalled in every round':>35}")
+            lines.append(f"{r.title:52} {r.contender:18} {'stalled in every round':>35}")
             continue
         base = medians.get((r.workload, r.baseline))
         ratio = "" if base is None or math.isnan(base) else f"{r.median / base:6.2f}x"
         if r.stalled:
             ratio += f"  ({r.stalled} round(s) stalled)"
         lines.append(
-            f"{r.title:44} {r.contender:18} {_format_value(r.kind, r.median):>11} "
+            f"{r.title:52} {r.contender:18} {_format_value(r.kind, r.median):>11} "
             f"{_format_value(r.kind, min(r.values)):>11} {_format_value(r.kind, max(r.values)):>11} "
             f"{ratio:>7}"
         )
