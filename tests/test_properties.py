@@ -20,6 +20,10 @@ The invariants:
   everything still queued completes;
 * closing a socket ends every task waiting on it with
   ``trio.ClosedResourceError``, and every later call on it raises the same.
+
+A second family of programs runs pipelines: producers and consumers on
+``open_channels`` at both ends of a PUSH/PULL pair, optionally with the
+native proxy in between, cancelled and restarted at random moments.
 """
 
 from __future__ import annotations
@@ -419,3 +423,124 @@ async def test_router_send_to_a_full_peer_waits_without_spinning(
         nursery.start_soon(router.send_multipart, [b"full", b"%d" % sent])
         for i in range(sent + 1):
             assert await full.recv() == b"%d" % i
+
+
+# ----------------------------------------------------------------------
+# Pipelines: open_channels at both ends, and the native proxy in the middle.
+#
+# Producer tasks push numbered messages in, consumer tasks take them out,
+# every call with a random deadline; the proxy is cancelled and restarted at
+# random moments. After the random phase the pipeline is drained, and every
+# message whose send returned must arrive exactly once, in its producer's
+# order; no message may arrive whose send did not return.
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    hwm: int
+    send_buffer: int
+    receive_buffer: int
+    producers: tuple[tuple[float, ...], ...]  # each: the deadlines of its sends
+    consumers: tuple[tuple[float, ...], ...]  # each: the deadlines of its receives
+    proxy_runs: tuple[float, ...]  # the native proxy: how long each run lasts
+
+
+@st.composite
+def pipelines(draw: st.DrawFn, with_proxy: bool) -> Pipeline:
+    deadlines = st.lists(st.sampled_from(DEADLINES), min_size=1, max_size=10)
+    return Pipeline(
+        hwm=draw(st.integers(1, 3)),
+        send_buffer=draw(st.sampled_from([0, 1, 4])),
+        receive_buffer=draw(st.sampled_from([0, 1, 4])),
+        producers=tuple(draw(st.lists(deadlines, min_size=1, max_size=4))),
+        consumers=tuple(draw(st.lists(deadlines, min_size=1, max_size=3))),
+        proxy_runs=tuple(
+            draw(st.lists(st.sampled_from([0.0, 1e-4, 1e-3, 1e-2]), max_size=4))
+            if with_proxy
+            else []
+        ),
+    )
+
+
+async def _run_pipeline(plan: Pipeline, with_proxy: bool) -> None:
+    sent: list[tuple[int, int]] = []
+    got: list[list[tuple[int, int]]] = [[] for _ in plan.consumers]
+    hwm = {"sndhwm": plan.hwm, "rcvhwm": plan.hwm}
+    async with trio_zmq.Context(linger=0) as ctx:
+        with trio.fail_after(BOUND):
+            push = ctx.socket(zmq.PUSH, **hwm)
+            pull = ctx.socket(zmq.PULL, **hwm)
+            if with_proxy:
+                frontend = ctx.socket(zmq.PULL, **hwm)
+                backend = ctx.socket(zmq.PUSH, **hwm)
+                push.connect(frontend.bind(inproc_name("pipe-in")))
+                pull.connect(backend.bind(inproc_name("pipe-out")))
+            else:
+                push.connect(pull.bind(inproc_name("pipe")))
+
+            async def producer(p: int, deadlines: tuple[float, ...], out: Any) -> None:
+                async with out:
+                    for seq, deadline in enumerate(deadlines):
+                        with trio.CancelScope(deadline=trio.current_time() + deadline):
+                            await out.send([b"%d:%d" % (p, seq)])
+                            sent.append((p, seq))
+
+            async def consumer(c: int, deadlines: tuple[float, ...], into: Any) -> None:
+                async with into:
+                    for deadline in deadlines:
+                        with trio.CancelScope(deadline=trio.current_time() + deadline):
+                            (frame,) = await into.receive()
+                            p, seq = frame.split(b":")
+                            got[c].append((int(p), int(seq)))
+
+            async def proxy_runs(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+                for length in plan.proxy_runs:  # each run cancelled after *length*
+                    with trio.move_on_after(length):
+                        await trio_zmq.proxy(frontend, backend)
+                task_status.started()
+                await trio_zmq.proxy(frontend, backend)  # then for good, to drain
+
+            async def drainer(into: Any) -> None:
+                async for (frame,) in into:
+                    p, seq = frame.split(b":")
+                    drained.append((int(p), int(seq)))
+
+            drained: list[tuple[int, int]] = []
+            async with trio.open_nursery() as outer:
+                if with_proxy:
+                    outer.start_soon(proxy_runs)
+                async with trio_zmq.open_channels(pull, plan.receive_buffer) as (_, receive):
+                    async with trio_zmq.open_channels(push, plan.send_buffer) as (send, _):
+                        async with trio.open_nursery() as nursery:
+                            for p, deadlines in enumerate(plan.producers):
+                                nursery.start_soon(producer, p, deadlines, send.clone())
+                            for c, deadlines in enumerate(plan.consumers):
+                                nursery.start_soon(consumer, c, deadlines, receive.clone())
+                            await trio.sleep(PHASE_TIME)
+                            await trio.testing.wait_all_tasks_blocked()
+                            nursery.cancel_scope.cancel()  # consumers may wait forever
+                        # Someone must take the rest, or leaving the send block,
+                        # which sends everything it accepted, would wait forever.
+                        outer.start_soon(drainer, receive.clone())
+                    # Every accepted message went out; over inproc, once every
+                    # task sleeps, every one of them has come through.
+                    await trio.testing.wait_all_tasks_blocked()
+                    outer.cancel_scope.cancel()
+    arrivals = [m for msgs in got for m in msgs] + drained
+    assert len(arrivals) == len(set(arrivals)), "a message arrived twice"
+    assert set(arrivals) == set(sent), "a message whose send returned never arrived"
+    for sequence in [*got, drained]:
+        last: dict[int, int] = {}
+        for p, seq in sequence:
+            assert seq > last.get(p, -1), f"producer {p} out of order: {sequence}"
+            last[p] = seq
+
+
+@pytest.mark.parametrize("with_proxy", [False, True], ids=["channels", "channels+proxy"])
+@settings(SETTINGS, max_examples=40)
+@given(data=st.data())
+def test_random_pipelines_through_channels_and_a_proxy_lose_nothing(
+    with_proxy: bool, data: st.DataObject
+) -> None:
+    plan = data.draw(pipelines(with_proxy))
+    trio.run(_run_pipeline, plan, with_proxy, clock=trio.testing.MockClock(autojump_threshold=0))
