@@ -27,13 +27,28 @@ class StepCounter(trio.abc.Instrument):
             self.steps += 1
 
 
-@pytest.fixture
-def strict() -> Iterator[None]:
-    trio_zmq.set_strict_checkpoints(True)
+def _checkpoint_mode(strict: bool) -> Iterator[None]:
+    """Run a test in one mode, then restore the mode it found (the env may set it)."""
+    before = trio_zmq.strict_checkpoints_enabled()
+    trio_zmq.set_strict_checkpoints(strict)
     try:
         yield
     finally:
-        trio_zmq.set_strict_checkpoints(False)
+        trio_zmq.set_strict_checkpoints(before)
+
+
+@pytest.fixture
+def strict() -> Iterator[None]:
+    yield from _checkpoint_mode(True)
+
+
+@pytest.fixture(autouse=True)
+def lenient(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The default mode, whatever TRIO_ZMQ_STRICT_CHECKPOINTS says (but for ``strict``)."""
+    if "strict" in request.fixturenames:
+        yield
+    else:
+        yield from _checkpoint_mode(False)
 
 
 async def count_steps(calls: int, call: Callable[[], Awaitable[Any]]) -> int:
@@ -139,6 +154,12 @@ async def test_every_call_in_a_cancelled_scope_raises_cancelled_and_has_no_effec
             lambda: b.recv_multipart(),
             lambda: b.recv_string(),
             lambda: b.recv_json(),
+            lambda: b.recv_pyobj(),
+            lambda: b.recv(copy=False),
+            lambda: b.recv_multipart(copy=False),
+            lambda: a.send_serialized(1, lambda n: [b"%d" % n]),
+            lambda: b.recv_serialized(lambda frames: frames),
+            lambda: b.__anext__(),
             lambda: b.poll(0),
             lambda: b.poll(),
         ]
@@ -155,3 +176,12 @@ async def test_every_call_in_a_cancelled_scope_raises_cancelled_and_has_no_effec
         assert await b.recv_multipart() == [b"after"]
     finally:
         trio_zmq.set_strict_checkpoints(False)
+
+
+async def test_aclose_in_a_cancelled_scope_still_closes(ctx: trio_zmq.Context) -> None:
+    a, _ = pair(ctx, zmq.PAIR, zmq.PAIR)
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await a.aclose()
+    assert scope.cancelled_caught
+    assert a.closed

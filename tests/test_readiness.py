@@ -6,6 +6,8 @@ watcher on the FD, everyone else parked) is exercised thousands of times.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import trio
 import trio.testing
@@ -13,7 +15,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import pair
+from .conftest import inproc_name, pair, wait_subscribed
 
 N = 2000
 
@@ -145,6 +147,36 @@ async def test_sync_call_that_swallows_the_edge_does_not_strand_a_waiter(
             await a.send(b"edge")
             read(b)  # no await in between: the FD's edge is gone now
         assert got == [b"edge"]
+
+
+@pytest.mark.parametrize(
+    "touch",
+    [
+        lambda s: s.subscribe(b"other"),
+        lambda s: s.unsubscribe(b"nothing"),
+        lambda s: s.connect(inproc_name("nobody")),
+        lambda s: s.get(zmq.EVENTS),
+    ],
+    ids=["subscribe", "unsubscribe", "connect", "events"],
+)
+async def test_a_sync_call_on_a_sub_does_not_strand_its_receiver(
+    ctx: trio_zmq.Context, touch: Any
+) -> None:
+    # pyzmq#951's own case: a subscribe while a task sleeps in recv.
+    pub, sub = pair(ctx, zmq.PUB, zmq.SUB)
+    sub.subscribe(b"")
+    await wait_subscribed(pub, sub)
+    got: list[bytes] = []
+
+    async def receive() -> None:
+        got.append(await sub.recv())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(receive)
+        await trio.testing.wait_all_tasks_blocked()
+        await pub.send(b"news")
+        touch(sub)  # no await in between: the edge may be gone now
+    assert got == [b"news"]
 
 
 async def test_a_call_that_fails_does_not_strand_a_waiter(ctx: trio_zmq.Context) -> None:
