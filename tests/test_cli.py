@@ -175,6 +175,43 @@ async def test_recv_binds_every_bind_option(tmp_path: Path) -> None:
     assert sorted(out.splitlines()) == ["over ipc", "over tcp"]
 
 
+async def test_recv_connects_to_every_connect_option_and_prints_raw_bytes() -> None:
+    async with trio_zmq.Context(linger=0) as ctx:
+        pushes = [ctx.socket(zmq.PUSH) for _ in range(2)]
+        endpoints = [push.bind(LOCAL) for push in pushes]
+        args = ("--connect", endpoints[0], "--connect", endpoints[1])
+        async with cli("recv", *args, "--count", "2", "--format", "raw") as receiver:
+            for push, body in zip(pushes, (b"first\x00", b"second\x01"), strict=True):
+                await push.send(body)  # waits for recv's connection to this PUSH
+            status, out, stderr = await receiver.finish()
+    assert status == 0, stderr
+    assert sorted(out.splitlines()) == ["first\x00", "second\x01"]  # as they are, not escaped
+
+
+async def test_recv_as_a_sub_prints_only_its_topic() -> None:
+    async with trio_zmq.Context(linger=0) as ctx, ctx.socket(zmq.XPUB) as pub:
+        endpoint = pub.bind(LOCAL)
+        async with cli(
+            "recv", "--connect", endpoint, "--type", "SUB", "--topic", "b", "--count", "1"
+        ) as receiver:
+            assert await pub.recv() == b"\x01b"  # the subscription arrived
+            await pub.send(b"a: not for it")
+            await pub.send(b"b: for it")
+            status, out, _ = await receiver.finish()
+    assert (status, out) == (0, "b: for it\n")
+
+
+async def test_send_as_a_dealer_reaches_a_router() -> None:
+    async with trio_zmq.Context(linger=0) as ctx, ctx.socket(zmq.ROUTER) as router:
+        endpoint = router.bind(LOCAL)
+        status, _, stderr = await run_cli(
+            "send", "-q", "--connect", endpoint, "--type", "DEALER", "--linger", "-1", "hi"
+        )
+        assert (status, stderr) == (0, "")
+        _peer, body = await router.recv_multipart()
+    assert body == b"hi"
+
+
 async def test_sub_prints_only_the_topics_it_subscribed_to() -> None:
     publish = ("--wait-subscribers", "1", "sport 1-0", "weather sunny", "weather rain")
     async with cli("pub", "--bind", LOCAL, "--linger", "-1", *publish) as publisher:
@@ -311,6 +348,23 @@ async def test_an_address_in_use_fails_with_one_line_and_status_1() -> None:
     assert stderr.count("\n") == 1
 
 
+async def test_proxy_with_its_address_in_use_fails_with_one_line() -> None:
+    async with trio_zmq.Context(linger=0) as ctx, ctx.socket(zmq.PULL) as taken:
+        endpoint = taken.bind(LOCAL)
+        status, _, stderr = await run_cli("proxy", endpoint, LOCAL)
+    assert status == 1
+    assert stderr.startswith(f"trio-zmq proxy: error: cannot bind '{endpoint}': ")
+    assert "Address already in use" in stderr
+    assert stderr.count("\n") == 1
+
+
+async def test_monitor_of_a_bad_endpoint_is_a_usage_error() -> None:
+    status, _, stderr = await run_cli("monitor", "carrier-pigeon://home")
+    assert status == 2
+    assert "carrier-pigeon://home" in stderr
+    assert_no_traceback(stderr)
+
+
 async def test_a_missing_endpoint_prints_usage_and_exits_2() -> None:
     status, _, stderr = await run_cli("recv", "--count", "1")
     assert status == 2
@@ -404,6 +458,24 @@ async def test_ctrl_c_stops_a_waiting_recv_with_status_130_and_no_traceback() ->
         receiver.process.send_signal(signal.SIGINT)
         status, out, stderr = await receiver.finish()
     assert (status, out) == (130, "")
+    assert_no_traceback(stderr)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("sub", "--connect", "tcp://127.0.0.1:5"),
+        ("rep", "--bind", LOCAL),
+        ("req", "--connect", "tcp://127.0.0.1:5", "ping"),
+    ],
+    ids=["sub", "rep", "req"],
+)
+async def test_ctrl_c_stops_a_waiting_command_with_status_130(command: tuple[str, ...]) -> None:
+    async with cli(*command) as child:
+        await child.wait_for_line("bound to" if "--bind" in command else "connecting to")
+        child.process.send_signal(signal.SIGINT)
+        status, _, stderr = await child.finish()
+    assert status == 130
     assert_no_traceback(stderr)
 
 
