@@ -415,3 +415,13 @@ async def test_undecodable_text_is_consumed_and_the_socket_still_works(
     with pytest.raises(zmq.Again):
         await b.recv(zmq.NOBLOCK)  # the bad frame is gone
     await assert_round_trip(a, b)
+
+
+async def test_an_address_in_use_names_the_endpoint_once(ctx: trio_zmq.Context) -> None:
+    taken = ctx.socket(zmq.PULL)
+    endpoint = taken.bind("tcp://127.0.0.1:*")
+    other = ctx.socket(zmq.PULL)
+    with pytest.raises(zmq.ZMQError, match="already bound there") as info:
+        other.bind(endpoint)
+    assert str(info.value).count(endpoint) == 1
+    assert other.bind("tcp://127.0.0.1:*")  # still usable

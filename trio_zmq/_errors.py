@@ -83,7 +83,9 @@ def endpoint_error(exc: zmq.ZMQError, action: str, addr: object) -> BaseExceptio
         hint = _ENDPOINT_FORMS
     else:
         hint = ""
-    message = f"cannot {action} {addr!r}: {exc.strerror}"
+    # pyzmq 26 and later already append the address; it is said once here.
+    reason = str(exc.strerror).removesuffix(f" (addr={addr!r})")
+    message = f"cannot {action} {addr!r}: {reason}"
     if hint:
         message = f"{message} ({hint})"
     return zmq.ZMQError(code, message)
