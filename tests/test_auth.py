@@ -536,6 +536,9 @@ async def test_a_malformed_request_gets_an_error_reply_and_the_handler_keeps_ser
     assert valid[2] == b"200"
     (warning,) = [r for r in decisions.records if r.levelno == logging.WARNING]
     assert "malformed" in warning.getMessage()
+    assert "at 127.0.0.1" in warning.getMessage()  # who, as far as the request says
+    if len(frames) > 5:
+        assert frames[5].decode() in warning.getMessage()  # and which mechanism it named
 
 
 async def test_a_request_without_a_request_id_is_logged_and_the_handler_keeps_serving(

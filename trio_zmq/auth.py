@@ -226,6 +226,15 @@ def _parse(frames: list[bytes]) -> _Request:
     )
 
 
+def _salvage(body: list[bytes]) -> tuple[str, str, str]:
+    """Domain, address and mechanism of a malformed request, as far as it has them."""
+
+    def field(index: int) -> str:
+        return body[index].decode("utf-8", "replace") if len(body) > index else ""
+
+    return field(2), field(3), field(5)
+
+
 def _for_domain(table: Mapping[str, _T], domain: str) -> _T | None:
     """The entry for *domain*, else the one for ``"*"`` (every domain)."""
     if domain in table:
@@ -509,10 +518,16 @@ class Authenticator:
                     "malformed ZAP request (%d frames), cannot reply: %s", len(frames), reason
                 )
                 return
-            envelope = frames[: frames.index(b"", 1) + 1]
-            decision = Decision(False, 400, "", "", "", "", "", f"malformed request: {reason}")
+            split = frames.index(b"", 1) + 1
+            envelope = frames[:split]
+            domain, address, mechanism = _salvage(frames[split:])
+            decision = Decision(
+                False, 400, mechanism, address, domain, "", "", f"malformed request: {reason}"
+            )
             logger.warning(
-                "malformed ZAP request, answered 400: %s", reason, extra={"zap_decision": decision}
+                "malformed ZAP request, answered 400: %s",
+                decision,
+                extra={"zap_decision": decision},
             )
             self._reply(envelope, request_id, decision)
             return
