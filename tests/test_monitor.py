@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import subprocess
+import sys
 
 import pytest
 import trio
@@ -157,3 +159,28 @@ async def test_events_are_frozen_values(ctx: trio_zmq.Context) -> None:
     assert "CONNECTED" in repr(event)
     with pytest.raises(TypeError):
         trio_zmq.MonitorEvents()
+
+
+UNREAD_EVENTS = """
+import trio, zmq, trio_zmq
+
+async def main():
+    async with trio_zmq.Context(linger=0) as ctx, ctx.socket(zmq.PULL) as sock:
+        async with trio_zmq.open_monitor(sock):
+            for _ in range(1500):  # 3000 events, more than any default HWM
+                sock.unbind(sock.bind("tcp://127.0.0.1:*"))
+    print("done")
+
+trio.run(main)
+"""
+
+
+def test_events_nobody_reads_never_block_the_watched_socket() -> None:
+    # Regression: libzmq sends monitor events with a blocking send in the
+    # thread using the socket; once the reader's pipe was full (or the reader
+    # closed, when the block was left), a bind or the monitor's shutdown
+    # waited for ever, which no Trio deadline can interrupt. Hence a process.
+    done = subprocess.run(
+        [sys.executable, "-c", UNREAD_EVENTS], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (0, "done\n"), done.stderr

@@ -160,18 +160,25 @@ async def open_monitor(sock: Socket, events: int = zmq.EVENT_ALL) -> AsyncIterat
     finally:
         sock._after_sync_call()
     _monitored.add(sock)
+    monitor: Socket | None = None
     try:
         pair: zmq.Socket[Any] = raw.context.socket(zmq.PAIR)
         pair.linger = 0
+        # libzmq sends events with a blocking send, in the thread that
+        # touches the watched socket: ours. An unbounded pipe means it never
+        # waits, even with nobody reading (inproc adds up both ends' HWMs,
+        # and a 0 at either end means no limit).
+        pair.rcvhwm = 0
         pair.connect(addr)
         monitor = Socket.from_socket(pair)
-        try:
-            yield MonitorEvents._new(monitor)
-        finally:
-            monitor.close(linger=0)
+        yield MonitorEvents._new(monitor)
     finally:
         _monitored.discard(sock)
+        # Stop first, while the reader is still there to take the last event:
+        # with the reader gone, that event's send would wait for ever.
         _stop_monitoring(sock)
+        if monitor is not None:
+            monitor.close(linger=0)
 
 
 def _stop_monitoring(sock: Socket) -> None:
