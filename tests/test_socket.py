@@ -388,3 +388,22 @@ def test_socket_made_outside_a_run_is_adopted_by_the_first_run() -> None:
     with pytest.raises(RuntimeError, match="another trio.run"):
         trio.run(use)
     ctx.destroy()
+
+
+async def test_a_closed_socket_with_a_half_sent_message_says_closed(
+    ctx: trio_zmq.Context,
+) -> None:
+    # Regression (found by the property tests): the unfinished-message error
+    # came first, where the socket was simply closed.
+    a, _ = pair(ctx, zmq.PAIR, zmq.PAIR)
+
+    async def begin() -> None:
+        await a.send(b"head", zmq.SNDMORE)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(begin)
+    a.close()
+    with pytest.raises(trio.ClosedResourceError):
+        await a.send(b"late")
+    with pytest.raises(trio.ClosedResourceError):
+        a.send_nowait(b"late")

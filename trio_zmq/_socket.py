@@ -595,6 +595,7 @@ class Socket:
             # Checked before anything is marked closed, or the socket would leak.
             raise TypeError(f"close() takes linger in ms as int or None, not {linger!r}")
         rd.close()  # wakes sleepers, notify_closing before the FD goes away
+        self._send_owner = None  # a message half sent is gone with the socket
         self._owner_lot.unpark_all()
         if self._context is not None:
             self._context._forget(self)
@@ -715,6 +716,8 @@ class Socket:
 
     def _check_owner_alive(self) -> None:
         """Fail other senders if the task building a multipart message is gone."""
+        if self._rd.closed:
+            raise closed_socket()  # closed says more than an unfinished message
         owner = self._send_owner
         if owner is not None and owner.coro.cr_frame is None:  # its coroutine has ended
             raise trio.BrokenResourceError(
