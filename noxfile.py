@@ -108,8 +108,8 @@ def soak(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1])
 def bench(session: nox.Session) -> None:
-    """The side-by-side benchmark (pass --quick for a short run)."""
-    _install_wheel(session)
+    """The side-by-side benchmark (pass --quick for a short run), zmq-anyio included."""
+    _install_wheel(session, "zmq-anyio")
     session.run("trio-zmq", "bench", *session.posargs)
 
 
