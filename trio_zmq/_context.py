@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, final
 import trio
 import zmq
 
+from ._ki import protect_methods
 from ._socket import Socket
 
 if TYPE_CHECKING:
@@ -183,3 +184,6 @@ class Context:
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+protect_methods(Context)

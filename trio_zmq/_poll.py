@@ -45,6 +45,7 @@ from trio.lowlevel import (
 
 from . import _checkpoints
 from ._groups import unwrap_groups
+from ._ki import protect_methods
 from ._readiness import Readiness
 from ._socket import Socket
 
@@ -461,3 +462,6 @@ class _Round:
 async def _wait_raw(sock: zmq.Socket[Any], mask: int) -> None:
     with _raw_readiness(sock) as rd:
         await rd.wait(mask)
+
+
+protect_methods(Poller)

@@ -43,6 +43,8 @@ from trio.lowlevel import (
     wait_task_rescheduled,
 )
 
+from ._ki import protect_methods
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -179,3 +181,6 @@ class Readiness:
                 reschedule(task)
         if self._watcher_scope is not None:
             notify_closing(self._fd)
+
+
+protect_methods(Readiness)

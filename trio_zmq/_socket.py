@@ -39,6 +39,7 @@ from zmq.utils import jsonapi
 
 from . import _checkpoints
 from ._errors import again, check_tcp_port, closed_socket, endpoint_error, translate
+from ._ki import protect_methods
 from ._readiness import Readiness
 
 if TYPE_CHECKING:
@@ -1150,3 +1151,6 @@ def _option_name(opt: int) -> str:
         return zmq.SocketOption(opt).name
     except ValueError:
         return str(opt)
+
+
+protect_methods(Socket)
