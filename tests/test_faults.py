@@ -44,6 +44,12 @@ elif mode == "relay":       # PULL on port, PUSH on port2
     print("ready", flush=True)
     while True:
         push.send_multipart(pull.recv_multipart())
+elif mode == "worker":      # DEALER connected to port: a broker's worker, echoing
+    s = ctx.socket(zmq.DEALER)
+    s.connect(f"tcp://127.0.0.1:{port}")
+    print("ready", flush=True)
+    while True:
+        s.send_multipart(s.recv_multipart())
 elif mode == "pub":         # PUB: b"generation:n" every millisecond; generation = port2
     pub = ctx.socket(zmq.PUB)
     pub.bind(f"tcp://127.0.0.1:{port}")
@@ -141,6 +147,29 @@ async def test_push_and_pull_reconnect_through_a_killed_and_restarted_relay() ->
                 nursery.cancel_scope.cancel()
         async with peer("relay", port, port2):
             await until_answered(push, pull, b"after")
+
+
+@pytest.mark.timeout_seconds(30)
+async def test_a_broker_in_a_proxy_task_survives_a_worker_crash() -> None:
+    back_port = free_port()
+    async with trio_zmq.Context(linger=0) as ctx:
+        frontend = ctx.socket(zmq.ROUTER)
+        backend = ctx.socket(zmq.DEALER)
+        client = ctx.socket(zmq.DEALER)
+        client.connect(frontend.bind("tcp://127.0.0.1:*"))
+        backend.bind(f"tcp://127.0.0.1:{back_port}")
+        async with trio.open_nursery() as nursery:
+            await nursery.start(trio_zmq.proxy, frontend, backend)
+            async with peer("worker", back_port) as first:
+                await until_answered(client, client, b"before")
+                async with trio.open_nursery() as traffic:
+                    traffic.start_soon(_send_forever, client, b"stream")
+                    await client.recv_multipart()
+                    await kill(first)  # mid-stream: what it held is lost
+                    traffic.cancel_scope.cancel()
+            async with peer("worker", back_port):
+                await until_answered(client, client, b"after")
+            nursery.cancel_scope.cancel()  # the proxy never failed meanwhile
 
 
 @pytest.mark.timeout_seconds(30)
