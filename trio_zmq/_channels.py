@@ -29,7 +29,7 @@ from trio.lowlevel import cancel_shielded_checkpoint
 
 from . import _checkpoints
 from ._groups import unwrap_groups
-from ._socket import Socket
+from ._socket import RECEIVE_ONLY, SEND_ONLY, Socket, socket_types
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -39,19 +39,10 @@ __all__ = ["open_channels"]
 Message = list[bytes]
 
 
-def _types(*names: str) -> frozenset[int]:
-    # Draft socket types exist as constants only in some pyzmq builds.
-    return frozenset(int(getattr(zmq, name)) for name in names if hasattr(zmq, name))
-
-
-#: Socket types that cannot receive: no receive pump.
-_SEND_ONLY = _types("PUB", "PUSH", "RADIO", "SCATTER")
-#: Socket types that cannot send: no send pump.
-_RECEIVE_ONLY = _types("SUB", "PULL", "DISH", "GATHER")
 #: Socket types whose next receive is only legal after a send: the receive
 #: pump takes one message each time ``EVENTS`` says one may be taken, because
 #: draining a second at once would be an EFSM error, not ``zmq.Again``.
-_LOCKSTEP = _types("REQ", "REP")
+_LOCKSTEP = socket_types("REQ", "REP")
 
 # The message that tells the send pump to stop once everything before it has
 # been sent. Compared by identity; users cannot get hold of it.
@@ -142,8 +133,8 @@ async def open_channels(
     in_receive: trio.MemoryReceiveChannel[Message]
     out_send, out_receive = trio.open_memory_channel(max_buffer_size)
     in_send, in_receive = trio.open_memory_channel(max_buffer_size)
-    sends = socket_type not in _RECEIVE_ONLY
-    receives = socket_type not in _SEND_ONLY
+    sends = socket_type not in RECEIVE_ONLY
+    receives = socket_type not in SEND_ONLY
     flush_send = out_send.clone()  # ours alone: a user closing theirs never ends the pump
     sent_all = trio.Event()
     try:

@@ -43,7 +43,7 @@ from trio.lowlevel import checkpoint
 
 from ._errors import translate
 from ._groups import unwrap_groups
-from ._socket import Socket
+from ._socket import RECEIVE_ONLY, SEND_ONLY, Socket
 
 __all__ = [
     "ProxyControl",
@@ -66,8 +66,6 @@ _BATCH = 128
 # How long a cancelled pump still tries to deliver a message it holds.
 _DELIVERY_GRACE = 1.0
 _POLLOUT = int(zmq.POLLOUT)
-_CANNOT_RECEIVE = frozenset({zmq.PUB, zmq.PUSH})
-_CANNOT_SEND = frozenset({zmq.SUB, zmq.PULL})
 _BORROWER = "a libzmq proxy thread (engine='libzmq')"
 _POLLIN = int(zmq.POLLIN)
 #: Seconds the libzmq engine's statistics() waits for its thread's answer.
@@ -126,11 +124,11 @@ def _type_name(sock: Socket) -> str:
 
 
 def _can_receive(sock: Socket) -> bool:
-    return sock.socket_type not in _CANNOT_RECEIVE
+    return sock.socket_type not in SEND_ONLY
 
 
 def _can_send(sock: Socket) -> bool:
-    return sock.socket_type not in _CANNOT_SEND
+    return sock.socket_type not in RECEIVE_ONLY
 
 
 def _check_sockets(frontend: Socket, backend: Socket, capture: Socket | None) -> None:

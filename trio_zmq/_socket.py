@@ -83,6 +83,16 @@ _MAX_PAUSE = 0.016
 # message, that the other task still exists (see _check_owner_alive).
 _OWNER_CHECK = 1.0
 
+
+def socket_types(*names: str) -> frozenset[int]:
+    """The types of these names that this pyzmq has (draft types exist only in some)."""
+    return frozenset(int(getattr(zmq, name)) for name in names if hasattr(zmq, name))
+
+
+#: Socket types that only send, and those that only receive.
+SEND_ONLY = socket_types("PUB", "PUSH", "RADIO", "SCATTER")
+RECEIVE_ONLY = socket_types("SUB", "PULL", "DISH", "GATHER")
+
 _LENT: Any = object()  # stands in for the run token while the socket is lent
 
 #: Option names accepted as attributes and as ``ctx.socket(**options)``.
