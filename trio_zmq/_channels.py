@@ -255,11 +255,8 @@ async def _send_pump(
 async def _close_watcher(sock: Socket, channel: trio.MemoryReceiveChannel[Message]) -> None:
     """Close the send side as soon as the socket is closed, pump busy or not.
 
-    Waiting for no event at all (mask 0) through the socket's shared
-    readiness only ends when the socket is closed; meanwhile this task takes
-    its turn watching the FD for the socket's other waiters like any of them.
+    While it waits, this task takes its turn watching the FD for the
+    socket's other waiters like any of them (see ``Socket.wait_closed``).
     """
-    try:
-        await sock._rd.wait(0)
-    except trio.ClosedResourceError:
-        channel.close()
+    await sock.wait_closed()
+    channel.close()

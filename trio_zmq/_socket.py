@@ -1145,6 +1145,26 @@ class Socket:
             return rd.events() & mask
         return 0
 
+    async def wait_closed(self) -> None:
+        """Wait until the socket is closed, by any task; return at once if it is.
+
+        Made for parts that own a socket but sleep elsewhere (a proxy waiting
+        on its other socket, the pumps of :func:`trio_zmq.open_channels`):
+        a task in this call notices a :meth:`close` at once. Meanwhile it
+        takes its turn watching the socket's FD for other waiters, so it
+        costs nothing else.
+
+        Raises:
+            trio.Cancelled: when cancelled; nothing changed.
+        """
+        await checkpoint_if_cancelled()
+        if self._token is not current_trio_token():
+            self._adopt_run()
+        try:
+            await self._rd.wait(0)  # no event satisfies mask 0: only a close ends it
+        except trio.ClosedResourceError:
+            return
+
     def __aiter__(self) -> Self:
         return self
 
