@@ -463,13 +463,36 @@ def _run_inproc_worker(contender: str, work: Workload, count: int) -> None:
 # The runner
 
 
-def _spawn(*args: str) -> subprocess.Popen[str]:
+#: ``--against TREE``: the source tree of another trio_zmq whose workers run
+#: beside this one's, as contenders named with this suffix.
+_AGAINST = " @against"
+_against_tree: str | None = None
+
+
+def _contenders(work: Workload) -> tuple[str, ...]:
+    """*work*'s contenders, and with ``--against`` a twin of each that runs trio_zmq."""
+    if _against_tree is None:
+        return work.contenders
+    others = tuple(c + _AGAINST for c in work.contenders if c not in (PYZMQ, ASYNCIO, ANYIO))
+    return work.contenders + others
+
+
+def _spawn(contender: str, *args: str) -> subprocess.Popen[str]:
+    env = None
+    if contender.endswith(_AGAINST):
+        # The other tree's trio_zmq (and its worker code) comes first on the path.
+        contender = contender.removesuffix(_AGAINST)
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(filter(None, (_against_tree, os.environ.get("PYTHONPATH")))),
+        )
     # Standard input: senders wait for its end before leaving (see _hold).
     return subprocess.Popen(
-        [sys.executable, "-m", "trio_zmq._bench", "worker", *args],
-        stdin=subprocess.PIPE if args[2] == "send" else subprocess.DEVNULL,
+        [sys.executable, "-m", "trio_zmq._bench", "worker", contender, *args],
+        stdin=subprocess.PIPE if args[1] == "send" else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
 
 
@@ -556,13 +579,13 @@ def run(workloads: Sequence[Workload], rounds: int, quick: bool) -> list[Result]
     results = {
         (w.name, c): Result(w.name, w.title, w.kind, c, w.baseline)
         for w in workloads
-        for c in w.contenders
+        for c in _contenders(w)
     }
     total = len(results) * rounds
     done = 0
     for r in range(rounds):
         for work in workloads:
-            names = [c for c in work.contenders if (work.name, c) in results]
+            names = [c for c in _contenders(work) if (work.name, c) in results]
             shift = r % len(names)
             for contender in names[shift:] + names[:shift]:  # rotate the order
                 done += 1
@@ -648,20 +671,20 @@ def _format_value(kind: str, value: float) -> str:
 def report(results: Sequence[Result]) -> str:
     """The results as a table: medians, min/max, ratio to each workload's baseline."""
     lines = [
-        f"{'workload':52} {'contender':18} {'median':>11} {'min':>11} {'max':>11} {'ratio':>7}",
-        "-" * 116,
+        f"{'workload':52} {'contender':27} {'median':>11} {'min':>11} {'max':>11} {'ratio':>7}",
+        "-" * 125,
     ]
     medians = {(r.workload, r.contender): r.median for r in results}
     for r in results:
         if not r.values:
-            lines.append(f"{r.title:52} {r.contender:18} {'stalled in every round':>35}")
+            lines.append(f"{r.title:52} {r.contender:27} {'stalled in every round':>35}")
             continue
         base = medians.get((r.workload, r.baseline))
         ratio = "" if base is None or math.isnan(base) else f"{r.median / base:6.2f}x"
         if r.stalled:
             ratio += f"  ({r.stalled} round(s) stalled)"
         lines.append(
-            f"{r.title:52} {r.contender:18} {_format_value(r.kind, r.median):>11} "
+            f"{r.title:52} {r.contender:27} {_format_value(r.kind, r.median):>11} "
             f"{_format_value(r.kind, min(r.values)):>11} {_format_value(r.kind, max(r.values)):>11} "
             f"{ratio:>7}"
         )
@@ -686,6 +709,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"run only this workload (repeatable): {', '.join(w.name for w in WORKLOADS)}",
     )
     parser.add_argument("--json", default="bench-results.json", help="where to write the results")
+    parser.add_argument(
+        "--against",
+        metavar="TREE",
+        help="also run another trio_zmq, from the source tree TREE (a checkout's root), "
+        f"as contenders named '...{_AGAINST}': before and after a change, in one run",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -697,6 +726,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_from_arguments(args: argparse.Namespace) -> int:
     """``trio-zmq bench``: run the benchmark, print the table, write JSON; 0 on success."""
+    global _against_tree  # read by the runner's helpers, set once per run
+    _against_tree = os.path.abspath(args.against) if args.against else None
     rounds = args.rounds or (2 if args.quick else 5)
     workloads = [w for w in WORKLOADS if not args.only or w.name in args.only]
     started = time.perf_counter()
