@@ -12,16 +12,31 @@ every async call has at its start and wherever it waits.
 Recent Trio releases mark protected code in a registry, at no cost per
 call; older ones wrap the function in another layer, which the hot path
 cannot afford. There the protection is left out.
+
+User code is another matter. Trio decides whether a frame is protected by
+walking outward to the first function marked either way, so a callback
+called from protected code (a deserializer, a serializer, a ``json``
+``default=`` hook, pickle's ``__reduce__``, a proxy's hook, a CURVE
+callback) would be protected too: Ctrl-C would wait until it returns, for
+ever if it loops. Every user callback is therefore called through
+:func:`call_user` (or awaited through :func:`await_user`), which are marked
+unprotected: inside them Ctrl-C arrives at once, as in the user's own code.
 """
 
 from __future__ import annotations
 
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from trio.lowlevel import enable_ki_protection
+from trio.lowlevel import disable_ki_protection, enable_ki_protection
 
-__all__ = ["protect_methods"]
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ["await_user", "call_user", "protect_methods"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _protect(function: Any) -> None:
@@ -46,3 +61,33 @@ def protect_methods(cls: type) -> None:
             _protect(value.__func__)
         else:
             _protect(value)
+
+
+def call_user(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call a user's callback, ``fn(*args, **kwargs)``, outside KI protection.
+
+    Whatever trio_zmq code calls this, Ctrl-C can interrupt *fn* while it
+    runs (Trio raises ``KeyboardInterrupt`` in it), as if the user had
+    called it. Use it for every piece of user code trio_zmq runs: hooks,
+    callbacks, serializers, deserializers, and library calls that run user
+    code (``json.dumps`` with ``default=``, ``pickle.loads``). If *fn*
+    returns an awaitable, await it through :func:`await_user`.
+    """
+    return fn(*args, **kwargs)
+
+
+async def await_user(awaitable: Awaitable[T], /) -> T:
+    """Await a user's awaitable (an async callback's coroutine) outside KI protection.
+
+    Trio decides the protection of a running coroutine by the frames that
+    await it, so awaiting it here leaves its code interruptible, as
+    :func:`call_user` does for a synchronous callback.
+    """
+    return await awaitable
+
+
+if FREE:
+    # Marks the code objects; the functions stay as they are. Without FREE
+    # nothing of trio_zmq is protected, so user code is not either.
+    disable_ki_protection(call_user)
+    disable_ki_protection(await_user)
