@@ -23,6 +23,10 @@ socket:
   stranding another (pyzmq#951).
 * A watcher that leaves, for any reason, hands the FD over to one parked
   task, which reads ``EVENTS`` again and either proceeds or watches.
+* Tasks that sleep on the socket for another reason (a sender waiting for
+  its turn, see ``_turn.py``) sleep through :meth:`Readiness.park`, so that
+  the readiness knows every sleeper: :meth:`Readiness.close` wakes them all,
+  and :attr:`Readiness.sleepers` counts them.
 
 There is never an ``await`` between reading ``EVENTS`` and going to sleep, so
 no edge can fall between the check and the park.
@@ -43,20 +47,17 @@ from trio.lowlevel import (
     wait_task_rescheduled,
 )
 
+from ._errors import closed_socket, translate
 from ._ki import protect_methods
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from trio.lowlevel import RaiseCancelT, Task
+    from trio.lowlevel import ParkingLot, RaiseCancelT, Task
 
 __all__ = ["Readiness"]
 
 _EVENTS = int(zmq.EVENTS)
-
-
-def closed_error() -> trio.ClosedResourceError:
-    return trio.ClosedResourceError("this socket was already closed")
 
 
 class Readiness:
@@ -66,7 +67,17 @@ class Readiness:
     these bits" and "something touched the socket, re-check for the sleepers".
     """
 
-    __slots__ = ("_fd", "_get", "_parked", "_watcher_mask", "_watcher_scope", "closed", "waiting")
+    __slots__ = (
+        "_fd",
+        "_get",
+        "_in_lots",
+        "_lots",
+        "_parked",
+        "_watcher_mask",
+        "_watcher_scope",
+        "closed",
+        "waiting",
+    )
 
     def __init__(self, get: Callable[[int], int], fd: int) -> None:
         self._get = get  # reads an int option: used for EVENTS only
@@ -77,7 +88,14 @@ class Readiness:
         #: How many tasks are inside :meth:`wait`. Callers on the hot path
         #: check this plain int before paying for :meth:`recheck`.
         self.waiting = 0
+        self._lots: dict[ParkingLot, None] = {}  # where park() has put tasks
+        self._in_lots = 0
         self.closed = False
+
+    @property
+    def sleepers(self) -> int:
+        """How many tasks sleep on this socket, for any reason."""
+        return self.waiting + self._in_lots
 
     def events(self) -> int:
         """Read ``zmq.EVENTS`` and pass the news to every sleeper."""
@@ -119,15 +137,14 @@ class Readiness:
         try:
             while True:
                 if self.closed:
-                    raise closed_error()
+                    raise closed_socket()
                 try:
                     events: int = self._get(_EVENTS)
                 except zmq.ZMQError as exc:
-                    if exc.errno in (zmq.ETERM, zmq.ENOTSOCK):
-                        raise trio.ClosedResourceError(
-                            "this socket's zmq.Context was terminated"
-                        ) from exc
-                    raise
+                    translated = translate(exc, 0)
+                    if translated is exc:
+                        raise
+                    raise translated from exc
                 self._dispatch(events)
                 if events & mask:
                     return slept
@@ -152,7 +169,7 @@ class Readiness:
             try:
                 await wait_readable(self._fd)
             except trio.ClosedResourceError:
-                raise closed_error() from None
+                raise closed_socket() from None
             finally:
                 self._watcher_scope = None
 
@@ -165,6 +182,24 @@ class Readiness:
             return Abort.SUCCEEDED
 
         await wait_task_rescheduled(abort)
+
+    async def park(self, lot: ParkingLot) -> None:
+        """Sleep in *lot* until it is unparked, as one of this socket's sleepers.
+
+        Raises:
+            trio.ClosedResourceError: the socket is or gets closed.
+            trio.Cancelled: nothing changed.
+        """
+        if self.closed:
+            raise closed_socket()
+        self._lots[lot] = None
+        self._in_lots += 1
+        try:
+            await lot.park()
+        finally:
+            self._in_lots -= 1
+        if self.closed:
+            raise closed_socket()
 
     def close(self) -> None:
         """Mark closed and wake every sleeper; they raise ``ClosedResourceError``.
@@ -179,6 +214,8 @@ class Readiness:
             parked, self._parked = self._parked, {}
             for task in parked:
                 reschedule(task)
+        for lot in self._lots:
+            lot.unpark_all()
         if self._watcher_scope is not None:
             notify_closing(self._fd)
 

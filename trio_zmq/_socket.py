@@ -8,13 +8,16 @@ Every async call has the same shape as ``trio.MemorySendChannel.send``:
    taken effect, and from then on it can no longer be cancelled: the
    occasional schedule point after it is cancel-shielded
    (see ``_checkpoints.py``);
-3. only when the attempt raises ``zmq.Again`` does the task wait, through
-   the socket's shared :class:`~trio_zmq._readiness.Readiness`, and try
-   again. A cancellation lands only while waiting, when nothing was sent or
-   received.
+3. only when the attempt raises ``zmq.Again`` does the call go on to the one
+   slow path that every send and receive shares, :meth:`Socket._retry`: wait,
+   through the socket's shared :class:`~trio_zmq._readiness.Readiness`, and
+   try again. A cancellation lands only while waiting, when nothing was sent
+   or received.
 
 Trying first and waiting second is also what the edge-triggered ``zmq.FD``
-wants: the socket may well be ready while its FD is silent.
+wants: the socket may well be ready while its FD is silent. (Trio's own
+``_socket.py`` sends every operation through one ``_nonblocking_helper`` in
+the same way.)
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import contextlib
 import functools
 import math
 import pickle
+import threading
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, final, overload
 
 import trio
@@ -41,6 +45,7 @@ from . import _checkpoints
 from ._errors import again, check_tcp_port, closed_socket, endpoint_error, translate
 from ._ki import protect_methods
 from ._readiness import Readiness
+from ._turn import SendTurn
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -75,13 +80,9 @@ _budget = _checkpoints.budget
 _spend = _checkpoints.spend
 
 # Seconds between retries when EVENTS says ready but the call would block
-# (see _wait_then_attempt).
+# (see _wait_and_attempt).
 _MIN_PAUSE = 0.001
 _MAX_PAUSE = 0.016
-
-# Seconds between checks, by a sender waiting for another task's multipart
-# message, that the other task still exists (see _check_owner_alive).
-_OWNER_CHECK = 1.0
 
 
 def socket_types(*names: str) -> frozenset[int]:
@@ -92,6 +93,9 @@ def socket_types(*names: str) -> frozenset[int]:
 #: Socket types that only send, and those that only receive.
 SEND_ONLY = socket_types("PUB", "PUSH", "RADIO", "SCATTER")
 RECEIVE_ONLY = socket_types("SUB", "PULL", "DISH", "GATHER")
+#: Socket types whose libzmq discards the rest of a message by itself once
+#: its peer went away between two frames (see Socket._put_frames).
+_DISCARDS_REST = socket_types("PUSH", "DEALER", "REQ")
 
 _LENT: Any = object()  # stands in for the run token while the socket is lent
 
@@ -119,24 +123,37 @@ def _not_bytes_error(data: object, call: str, text_call: str) -> TypeError:
     )
 
 
-def _check_frames(parts: Sequence[Any]) -> None:
+def _frame_error(data: object, call: str) -> TypeError | None:
+    """Why pyzmq would refuse *data* as a frame, or ``None`` if it takes it."""
+    if type(data) is bytes or isinstance(data, zmq.Frame):
+        return None
+    try:
+        view = memoryview(data)  # type: ignore[arg-type]
+    except TypeError:
+        return _not_bytes_error(data, call, "send_string")
+    with view:
+        if view.contiguous:
+            return None
+    return TypeError(
+        f"{call}() takes a contiguous buffer, and this {type(data).__name__} is not "
+        "(a strided slice, say): pass bytes(frame), or numpy.ascontiguousarray(array)"
+    )
+
+
+def _check_frames(parts: Sequence[Any], call: str = "send_multipart") -> None:
     """Fail before the first frame goes out, so no half message is sent."""
     if isinstance(parts, (str, bytes, bytearray, memoryview, zmq.Frame)):
         raise TypeError(
-            "send_multipart() takes a list of frames, not a single "
+            f"{call}() takes a list of frames, not a single "
             f"{type(parts).__name__}; use send() for a one-frame message"
         )
     if not parts:
-        raise ValueError(
-            "send_multipart() needs at least one frame; send [b''] for an empty message"
-        )
+        raise ValueError(f"{call}() needs at least one frame; send [b''] for an empty message")
     for part in parts:
-        if type(part) is bytes or isinstance(part, zmq.Frame):
-            continue
-        try:
-            memoryview(part)
-        except TypeError:
-            raise _not_bytes_error(part, "send_multipart", "send_string") from None
+        if type(part) is not bytes:
+            error = _frame_error(part, call)
+            if error is not None:
+                raise error
 
 
 @final
@@ -165,14 +182,14 @@ class Socket:
         "__weakref__",
         "_context",
         "_lent_to",
-        "_owner_lot",
         "_rcvtimeo",
         "_rd",
-        "_send_owner",
         "_slept",
         "_sndtimeo",
         "_sock",
+        "_thread",
         "_token",
+        "_turn",
         "_type",
     )
 
@@ -181,10 +198,10 @@ class Socket:
     _type: int
     _rcvtimeo: int
     _sndtimeo: int
-    _send_owner: Task | None
+    _turn: SendTurn
     _slept: int
-    _owner_lot: trio.lowlevel.ParkingLot
     _token: TrioToken | None
+    _thread: int | None
     _context: Context | None
     _lent_to: str | None
 
@@ -227,13 +244,15 @@ class Socket:
         self._type = int(sock.get(zmq.TYPE))
         self._rcvtimeo = int(sock.get(zmq.RCVTIMEO))
         self._sndtimeo = int(sock.get(zmq.SNDTIMEO))
-        self._send_owner = None
+        self._turn = SendTurn(self._rd)
         self._slept = 0
-        self._owner_lot = trio.lowlevel.ParkingLot()
         try:
             self._token = current_trio_token()
         except RuntimeError:
             self._token = None  # made outside a run: adopted by the first run to use it
+            self._thread = None
+        else:
+            self._thread = threading.get_ident()
         self._context = context
         self._lent_to = None
         return self
@@ -254,20 +273,34 @@ class Socket:
         """
         if self._lent_to is not None:
             raise self._busy()
-        token = current_trio_token()
-        if self._token is None:
-            self._token = token
-        elif self._token is not token:
-            raise RuntimeError(
-                "this trio_zmq socket belongs to another trio.run() (ZeroMQ sockets are "
-                "not thread-safe): create the socket in the run and thread that use it"
-            )
+        self._check_caller(current_trio_token())
 
-    def _in_own_run(self) -> bool:
-        try:
-            return current_trio_token() is self._token
-        except RuntimeError:  # not in any run: another thread, or after trio.run
-            return False
+    def _check_caller(self, token: TrioToken | None) -> None:
+        """Refuse a caller from outside the run that owns the socket.
+
+        *token* is the caller's run (``None`` outside any), known to differ
+        from the owner's. A socket that no run owns yet is adopted by the
+        first run that uses it. Outside any run, on the owner's thread, the
+        owner's run is over (it would be current otherwise), so nothing can
+        race the call: closing a socket after ``trio.run()`` returned is fine.
+        """
+        if self._token is None:
+            if token is not None:
+                self._token = token
+                self._thread = threading.get_ident()
+            return
+        if token is None and self._thread == threading.get_ident():
+            return
+        if token is None:
+            where = "from another thread"
+            fix = "; from a worker thread, use trio.from_thread.run_sync(...) to call it in its run"
+        else:
+            where = "from another trio.run()"
+            fix = ": create the socket in the run and thread that use it"
+        raise RuntimeError(
+            f"this trio_zmq socket belongs to the trio.run() that first used it, and was "
+            f"called {where} (ZeroMQ sockets are not thread-safe){fix}"
+        )
 
     def _busy(self) -> trio.BusyResourceError:
         return trio.BusyResourceError(
@@ -275,11 +308,20 @@ class Socket:
         )
 
     def _check_usable(self) -> None:
-        """The guard of every synchronous call."""
+        """The guard of every synchronous call: open, not lent, and called from its run.
+
+        Checked before the call changes anything.
+        """
         if self._rd.closed:
             raise closed_socket()
         if self._lent_to is not None:
             raise self._busy()
+        try:
+            token: TrioToken | None = current_trio_token()
+        except RuntimeError:  # not in any run: another thread, or after trio.run
+            token = None
+        if token is not self._token:
+            self._check_caller(token)
 
     @contextlib.contextmanager
     def _lend(self, borrower: str) -> Iterator[zmq.Socket[Any]]:
@@ -290,7 +332,7 @@ class Socket:
         thread-safe.
         """
         self._check_usable()
-        if self._rd.waiting:
+        if self._rd.sleepers:
             raise trio.BusyResourceError(
                 f"cannot hand this socket to {borrower}: tasks are waiting on it"
             )
@@ -336,21 +378,28 @@ class Socket:
         budget.remaining = budget.interval
         return True
 
-    async def _slow(
-        self, mask: int, attempt: Callable[[], T], flags: int, sender: Task | None
+    async def _retry(
+        self, mask: int, attempt: Callable[[], T], flags: int, tried: bool, sender: Task | None
     ) -> T:
-        """The path of a send or receive that could not complete at once.
+        """The one slow path of every send and receive: wait, then attempt again.
 
-        Reached when *attempt* (which raises ``zmq.Again`` having done nothing)
-        just failed, or when the previous call in this direction had to sleep,
-        so that the socket is probably still not ready: waiting starts with a
-        read of ``EVENTS``, which costs a fraction of a failing attempt's
-        exception. *sender*, for sends, is the calling task: it also waits
-        while another task is half way through a multipart message.
+        Every async call makes its own first attempt inline and comes here
+        when it fails with ``zmq.Again`` (*tried*), or comes here at once
+        when the previous call in its direction had to wait (the socket is
+        then probably still not ready, and reading ``EVENTS`` costs a
+        fraction of a failing attempt's exception). *attempt* raises
+        ``zmq.Again`` having done nothing. *sender*, for sends, is the calling
+        task: it also waits for its turn while another task's multipart
+        message is open.
+
+        ``NOBLOCK`` or a zero timeout raises ``zmq.Again`` at once, after
+        exactly one attempt (made here if the caller made none).
         """
         timeout_ms = self._rcvtimeo if mask == _POLLIN else self._sndtimeo
         if flags & _NOBLOCK or timeout_ms == 0:
-            if sender is None or self._send_owner in (None, sender):
+            if sender is not None and not self._turn.free_for(sender):
+                self._turn.check()
+            elif not tried:
                 try:
                     return attempt()
                 except zmq.Again:
@@ -361,31 +410,25 @@ class Socket:
                 await cancel_shielded_checkpoint()
             raise zmq.Again()
         if timeout_ms < 0:
-            return await self._wait_then_attempt(mask, attempt, sender)
+            return await self._wait_and_attempt(mask, attempt, sender)
         with trio.move_on_after(timeout_ms / 1000):
-            return await self._wait_then_attempt(mask, attempt, sender)
+            return await self._wait_and_attempt(mask, attempt, sender)
         what, option = ("receive", "RCVTIMEO") if mask == _POLLIN else ("send", "SNDTIMEO")
         raise again(f"could not {what} within {option} ({timeout_ms} ms)")
 
-    async def _wait_then_attempt(
+    async def _wait_and_attempt(
         self, mask: int, attempt: Callable[[], T], sender: Task | None
     ) -> T:
         rd = self._rd
+        turn = self._turn
         slept = False
         pause = _MIN_PAUSE
         while True:
-            if sender is not None and self._send_owner not in (None, sender):
-                self._check_owner_alive()
-                # Woken when the owner sends its last frame; the timeout only
-                # notices an owner that ended without doing so.
-                with trio.move_on_after(_OWNER_CHECK):
-                    await self._owner_lot.park()
-                if rd.closed:
-                    raise closed_socket()
-                continue
+            if sender is not None and not turn.free_for(sender):
+                await turn.wait(sender)
             waited = await rd.wait(mask)
             slept |= waited
-            if sender is not None and self._send_owner not in (None, sender):
+            if sender is not None and not turn.free_for(sender):
                 continue  # another task began a multipart message while we slept
             try:
                 result = attempt()
@@ -402,7 +445,7 @@ class Socket:
             except zmq.ZMQError as exc:
                 self._fail(exc)
             # Remember whether this direction had to sleep: if so, the next
-            # call looks at EVENTS before trying (see _slow).
+            # call looks at EVENTS before trying (see _retry).
             self._slept = self._slept | mask if slept else self._slept & ~mask
             return result
 
@@ -589,25 +632,23 @@ class Socket:
         The woken tasks raise ``trio.ClosedResourceError``; so does every
         later call. Closing twice is fine. *linger* (ms) overrides the
         socket's ``LINGER`` for messages still queued.
+
+        Raises:
+            RuntimeError: called from another thread or ``trio.run()`` than
+                the one that owns the socket; nothing was changed.
+            trio.BusyResourceError: the socket is lent to a libzmq proxy
+                thread; nothing was changed.
         """
         rd = self._rd
         if rd.closed:
             return
-        if self._lent_to is not None:
-            raise self._busy()
-        if rd.waiting and not self._in_own_run():
-            # Checked before anything is marked closed: waking the sleepers
-            # takes their own run, and a half-done close would leak.
-            raise RuntimeError(
-                "close() was called from outside the trio.run() whose tasks wait on this "
-                "socket; from another thread, use trio.from_thread.run_sync(sock.close)"
-            )
+        # Checked before anything is marked closed: waking the sleepers takes
+        # their own run, and a half-done close would leak the socket.
+        self._check_usable()
         if linger is not None and not isinstance(linger, int):
-            # Checked before anything is marked closed, or the socket would leak.
             raise TypeError(f"close() takes linger in ms as int or None, not {linger!r}")
-        rd.close()  # wakes sleepers, notify_closing before the FD goes away
-        self._send_owner = None  # a message half sent is gone with the socket
-        self._owner_lot.unpark_all()
+        rd.close()  # wakes every sleeper; notify_closing before the FD goes away
+        self._turn.close()  # a message half sent is gone with the socket
         if self._context is not None:
             self._context._forget(self)
         self._sock.close(linger=linger)
@@ -656,10 +697,12 @@ class Socket:
         room and, for socket types that need one, a peer is there). With
         ``flags=zmq.SNDMORE`` more frames of the same message follow: until
         this task sends the last frame (without ``SNDMORE``), other tasks'
-        sends wait, so messages never interleave.
+        sends wait, so messages never interleave. The later frames of an
+        open message never wait: libzmq takes them at once, or has dropped
+        the message because its peer went away (see :meth:`send_multipart`).
 
         Args:
-            data: bytes, a buffer or a ``zmq.Frame``.
+            data: bytes, a contiguous buffer or a ``zmq.Frame``.
             flags: ``zmq.SNDMORE`` and/or ``zmq.NOBLOCK`` (never wait).
             copy: ``False`` sends without copying (worth it for large frames).
             track: return a ``zmq.MessageTracker`` (with ``copy=False``).
@@ -672,23 +715,29 @@ class Socket:
             zmq.Again: ``NOBLOCK`` and the frame cannot be queued now, or
                 ``SNDTIMEO`` ran out.
             trio.ClosedResourceError: the socket is or gets closed.
-            TypeError: *data* is not bytes-like (use :meth:`send_string` for text).
+            trio.BrokenResourceError: another task ended halfway through a
+                ``SNDMORE`` message, so no whole message can follow.
+            TypeError: *data* is not a contiguous bytes-like object (use
+                :meth:`send_string` for text); raised before any wait.
         """
         await checkpoint_if_cancelled()
         if self._token is not current_trio_token():
             self._adopt_run()
         result: zmq.MessageTracker | None
-        if flags & _SNDMORE or self._send_owner is not None or self._slept & _POLLOUT:
-            result = await self._send_slow(data, flags, copy, track)
+        if flags & _SNDMORE or self._turn.owner is not None or self._slept & _POLLOUT:
+            error = _frame_error(data, "send")  # before any wait
+            if error is not None:
+                raise error
+            result = await self._send_frames((data,), flags, copy, track, False)
         else:
             try:
                 result = _send(self._sock, data, flags | _NOBLOCK, copy, track)
             except zmq.Again:
-                result = await self._send_slow(data, flags, copy, track)
+                result = await self._send_frames((data,), flags, copy, track, True)
             except zmq.ZMQError as exc:
                 self._fail(exc)
-            except TypeError:
-                raise _not_bytes_error(data, "send", "send_string") from None
+            except (TypeError, BufferError) as exc:
+                raise (_frame_error(data, "send") or exc) from None
         # _settle(), inlined on the two hottest paths: a method call is a
         # tenth of what this call costs in all.
         if self._rd.waiting:
@@ -700,73 +749,6 @@ class Socket:
             await cancel_shielded_checkpoint()
         return result
 
-    async def _send_slow(
-        self, data: Buffer | zmq.Frame, flags: int, copy: bool, track: bool
-    ) -> zmq.MessageTracker | None:
-        """A send that must wait, or that opens, continues or waits for a multipart message."""
-        task = current_task()
-        sock = self._sock
-
-        def attempt() -> zmq.MessageTracker | None:
-            return _send(sock, data, flags | _NOBLOCK, copy, track)  # type: ignore[no-any-return]
-
-        try:
-            if self._send_owner in (None, task) and not self._slept & _POLLOUT:
-                try:
-                    result = attempt()  # a frame of this task's own message, probably ready
-                except zmq.Again:
-                    result = await self._slow(_POLLOUT, attempt, flags, task)
-                except zmq.ZMQError as exc:
-                    self._fail(exc)  # e.g. closed: ClosedResourceError, not ENOTSOCK
-            else:
-                result = await self._slow(_POLLOUT, attempt, flags, task)
-        except TypeError:
-            raise _not_bytes_error(data, "send", "send_string") from None
-        self._claim(task, flags)
-        return result
-
-    def _check_owner_alive(self) -> None:
-        """Fail other senders if the task building a multipart message is gone."""
-        if self._rd.closed:
-            raise closed_socket()  # closed says more than an unfinished message
-        owner = self._send_owner
-        if owner is not None and owner.coro.cr_frame is None:  # its coroutine has ended
-            raise trio.BrokenResourceError(
-                "a task ended halfway through a multipart message (after a send with "
-                "zmq.SNDMORE and no last frame), so this socket can never send a whole "
-                "message again: close it and make a new one. Send messages with "
-                "send_multipart(), or finish a SNDMORE message in the task that began it"
-            )
-
-    def _claim(self, task: Task, flags: int) -> None:
-        """After a frame went out: who owns the send side now."""
-        if flags & _SNDMORE:
-            self._send_owner = task
-        elif self._send_owner is task:
-            self._send_owner = None
-            self._owner_lot.unpark_all()
-
-    def _send_parts_now(
-        self, parts: Sequence[Any], flags: int, copy: bool, track: bool
-    ) -> tuple[zmq.MessageTracker | None, int]:
-        """Send as many frames as go at once; ``zmq.Again`` if not even the first.
-
-        Returns the last tracker and how many frames went. libzmq accepts the
-        rest of a message once it has accepted its first frame, so the count
-        falls short of ``len(parts)`` only in corner cases (a peer vanishing
-        mid-message), which :meth:`send_multipart` finishes by waiting.
-        """
-        sock = self._sock
-        last = len(parts) - 1
-        more = flags | _NOBLOCK | _SNDMORE
-        result = _send(sock, parts[0], more if last else flags | _NOBLOCK, copy, track)
-        for i in range(1, last + 1):
-            try:
-                result = _send(sock, parts[i], more if i < last else flags | _NOBLOCK, copy, track)
-            except zmq.Again:
-                return result, i
-        return result, last + 1
-
     async def send_multipart(
         self,
         msg_parts: Sequence[Buffer | zmq.Frame],
@@ -777,74 +759,113 @@ class Socket:
     ) -> zmq.MessageTracker | None:
         """Send a multipart message, all frames or none.
 
-        Waits like :meth:`send`. Frames of messages sent by different tasks
-        never interleave.
+        Waits like :meth:`send`, for room for the message; all its frames then
+        go out at once, so frames of messages sent by different tasks never
+        interleave.
+
+        If the peer a message is going to vanishes between two of its frames
+        (a PUSH or DEALER whose PULL peer disconnects, say), libzmq drops the
+        message; the call still returns, and the message is dropped silently,
+        as blocking pyzmq drops it. A message arrives whole or not at all:
+        never as a fragment, at that peer or another.
 
         Raises:
             trio.Cancelled: nothing was sent.
             zmq.Again: ``NOBLOCK`` and the message cannot be queued now, or
                 ``SNDTIMEO`` ran out.
             trio.ClosedResourceError: the socket is or gets closed.
-            TypeError, ValueError: a frame is not bytes-like, or there are
-                no frames; raised before anything is sent.
+            TypeError, ValueError: a frame is not a contiguous bytes-like
+                object, or there are no frames; raised before anything is
+                sent and before any wait.
         """
         await checkpoint_if_cancelled()
         if self._token is not current_trio_token():
             self._adopt_run()
         _check_frames(msg_parts)
-        if self._send_owner is None and not self._slept & _POLLOUT:
+        if self._turn.owner is None and not self._slept & _POLLOUT:
             try:
-                result, sent = self._send_parts_now(msg_parts, flags, copy, track)
+                result = self._put_frames(msg_parts, flags, copy, track, False)
             except zmq.Again:
-                result, sent = await self._send_parts_slow(msg_parts, flags, copy, track)
+                result = await self._send_frames(msg_parts, flags, copy, track, True)
             except zmq.ZMQError as exc:
                 self._fail(exc)
-            else:
-                if flags & _SNDMORE:
-                    self._claim(current_task(), flags)
         else:
-            result, sent = await self._send_parts_slow(msg_parts, flags, copy, track)
-        if sent < len(msg_parts):
-            result = await self._finish_message(msg_parts, sent, flags, copy, track)
+            result = await self._send_frames(msg_parts, flags, copy, track, False)
         if self._settle():
             await cancel_shielded_checkpoint()
         return result
 
-    async def _send_parts_slow(
-        self, parts: Sequence[Any], flags: int, copy: bool, track: bool
-    ) -> tuple[zmq.MessageTracker | None, int]:
-        task = current_task()
-        result = await self._slow(
-            _POLLOUT, lambda: self._send_parts_now(parts, flags, copy, track), flags, task
-        )
-        self._claim(task, flags)
-        return result
-
-    async def _finish_message(
-        self, parts: Sequence[Any], start: int, flags: int, copy: bool, track: bool
+    async def _send_frames(
+        self, parts: Sequence[Any], flags: int, copy: bool, track: bool, tried: bool
     ) -> zmq.MessageTracker | None:
-        # The first frames are out, so the message must be completed, and
-        # nobody else may send meanwhile: hold the send side, shielded from
-        # cancellation, which would otherwise leave half a message.
+        """The slow path of every send: *parts* begin or continue a message.
+
+        The frames were checked already. A task whose own message is open
+        sends its next frames at once (see :meth:`_put_frames`); any other
+        waits, in :meth:`_retry`, for its turn and for room.
+        """
         task = current_task()
-        self._send_owner = task
+        if self._turn.owner is task:
+            try:
+                return self._put_frames(parts, flags, copy, track, True)
+            except zmq.ZMQError as exc:
+                self._fail(exc)
+        return await self._retry(
+            _POLLOUT,
+            functools.partial(self._put_frames, parts, flags, copy, track, False),
+            flags,
+            tried,
+            task,
+        )
+
+    def _put_frames(
+        self, parts: Sequence[Any], flags: int, copy: bool, track: bool, opened: bool
+    ) -> zmq.MessageTracker | None:
+        """Send *parts*, the next frames of one message, without waiting.
+
+        *opened*: earlier frames of the message went out already (it is the
+        calling task's open message); otherwise ``parts[0]`` begins it, and
+        ``zmq.Again`` means that nothing was sent. ``SNDMORE`` in *flags*
+        keeps the message open after *parts*, with the calling task holding
+        the send turn.
+
+        What libzmq does when a message's peer goes away between two frames,
+        which every send comes through here to handle: libzmq takes the rest
+        of a message once it has taken its first frame (the high-water mark
+        counts whole messages), so a later frame fails with ``EAGAIN`` only
+        because the pipe to the peer is gone. libzmq has then rolled back the
+        frames it queued, and forgotten the message. The message is dropped,
+        silently, as blocking pyzmq drops it; nothing may wait for room, and
+        the failed frame must not be sent again (it would begin a fragment).
+        If the failed frame was not the last, the rest of the message must
+        vanish too: the load-balancing types (PUSH, DEALER, REQ) discard them
+        by themselves, so they are handed over as usual; any other type
+        (PAIR) would deliver them to its next peer, so they are discarded
+        here. When libzmq notices the vanished peer before the next frame, it
+        discards the rest of the message without any error at all.
+        ``tests/test_libzmq.py`` checks all of this against the libzmq in use.
+        """
         sock = self._sock
+        turn = self._turn
+        dropping = opened and turn.dropping
+        more = flags & _SNDMORE
         last = len(parts) - 1
         result = None
-        try:
-            with trio.CancelScope(shield=True):
-                for i in range(start, last + 1):
-                    part_flags = (flags | _SNDMORE) if i < last else flags
-                    while True:
-                        try:
-                            result = _send(sock, parts[i], part_flags | _NOBLOCK, copy, track)
-                            break
-                        except zmq.Again:
-                            await self._rd.wait(_POLLOUT)
-                        except zmq.ZMQError as exc:
-                            self._fail(exc)
-        finally:
-            self._claim(task, flags)
+        for i, part in enumerate(parts):
+            if dropping:
+                continue
+            part_flags = _NOBLOCK | _SNDMORE if i < last or more else _NOBLOCK
+            try:
+                result = _send(sock, part, part_flags, copy, track)
+            except zmq.Again:
+                if not (opened or i):
+                    raise  # nothing went out: the caller may wait and retry
+                dropping = part_flags & _SNDMORE != 0 and self._type not in _DISCARDS_REST
+        if more:
+            turn.take(current_task())
+            turn.dropping = dropping
+        elif turn.owner is not None:  # then the caller's: its message ends here
+            turn.release()
         return result
 
     async def send_string(self, u: str, flags: int = 0, *, encoding: str = "utf-8") -> None:
@@ -924,15 +945,15 @@ class Socket:
         sock = self._sock
         result: bytes | zmq.Frame
         if self._slept & _POLLIN:
-            result = await self._slow(
-                _POLLIN, lambda: _recv(sock, flags | _NOBLOCK, copy, track), flags, None
+            result = await self._retry(
+                _POLLIN, lambda: _recv(sock, flags | _NOBLOCK, copy, track), flags, False, None
             )
         else:
             try:
                 result = _recv(sock, flags | _NOBLOCK, copy, track)
             except zmq.Again:
-                result = await self._slow(
-                    _POLLIN, lambda: _recv(sock, flags | _NOBLOCK, copy, track), flags, None
+                result = await self._retry(
+                    _POLLIN, lambda: _recv(sock, flags | _NOBLOCK, copy, track), flags, True, None
                 )
             except zmq.ZMQError as exc:
                 self._fail(exc)
@@ -988,15 +1009,15 @@ class Socket:
             self._adopt_run()
         result: list[Any]
         if self._slept & _POLLIN:
-            result = await self._slow(
-                _POLLIN, lambda: self._recv_parts_now(flags, copy, track), flags, None
+            result = await self._retry(
+                _POLLIN, lambda: self._recv_parts_now(flags, copy, track), flags, False, None
             )
         else:
             try:
                 result = self._recv_parts_now(flags, copy, track)
             except zmq.Again:
-                result = await self._slow(
-                    _POLLIN, lambda: self._recv_parts_now(flags, copy, track), flags, None
+                result = await self._retry(
+                    _POLLIN, lambda: self._recv_parts_now(flags, copy, track), flags, True, None
                 )
             except zmq.ZMQError as exc:
                 self._fail(exc)
@@ -1045,45 +1066,44 @@ class Socket:
 
     def send_nowait(self, data: Buffer | zmq.Frame, flags: int = 0, *, copy: bool = True) -> None:
         """Send one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
-        if self._lent_to is not None:
-            raise self._busy()
-        if flags & _SNDMORE or self._send_owner is not None:
-            self._check_owner_alive()
-            raise trio.WouldBlock  # ownership needs a task; use send()
+        self._check_usable()
+        if flags & _SNDMORE or self._turn.owner is not None:
+            self._turn.check()
+            raise trio.WouldBlock  # an open message's turn needs a task; use send()
         try:
             _send(self._sock, data, flags | _NOBLOCK, copy, False)
         except zmq.Again:
             raise trio.WouldBlock from None
         except zmq.ZMQError as exc:
             self._fail(exc)
-        except TypeError:
-            raise _not_bytes_error(data, "send_nowait", "send_string") from None
+        except (TypeError, BufferError) as exc:
+            raise (_frame_error(data, "send_nowait") or exc) from None
         self._after_sync_call()
 
     def send_multipart_nowait(
         self, msg_parts: Sequence[Buffer | zmq.Frame], *, copy: bool = True
     ) -> None:
-        """Send a whole message now or raise ``trio.WouldBlock``; never a checkpoint."""
-        if self._lent_to is not None:
-            raise self._busy()
-        _check_frames(msg_parts)
-        if self._send_owner is not None:
-            self._check_owner_alive()
+        """Send a whole message now or raise ``trio.WouldBlock``; never a checkpoint.
+
+        A message whose peer vanishes between two frames is dropped, as in
+        :meth:`send_multipart`.
+        """
+        self._check_usable()
+        _check_frames(msg_parts, "send_multipart_nowait")
+        if self._turn.owner is not None:
+            self._turn.check()
             raise trio.WouldBlock
         try:
-            _, sent = self._send_parts_now(msg_parts, 0, copy, False)
+            self._put_frames(msg_parts, 0, copy, False, False)
         except zmq.Again:
             raise trio.WouldBlock from None
         except zmq.ZMQError as exc:
             self._fail(exc)
-        if sent < len(msg_parts):  # pragma: no cover - libzmq corner case
-            raise RuntimeError("libzmq accepted only part of a message; use send_multipart()")
         self._after_sync_call()
 
     def recv_nowait(self, flags: int = 0) -> bytes:
         """Receive one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
-        if self._lent_to is not None:
-            raise self._busy()
+        self._check_usable()
         try:
             data: bytes = _recv(self._sock, flags | _NOBLOCK, True, False)
         except zmq.Again:
@@ -1095,8 +1115,7 @@ class Socket:
 
     def recv_multipart_nowait(self, flags: int = 0) -> list[bytes]:
         """Receive a whole message now or raise ``trio.WouldBlock``; never a checkpoint."""
-        if self._lent_to is not None:
-            raise self._busy()
+        self._check_usable()
         try:
             parts: list[bytes] = self._recv_parts_now(flags, True, False)
         except zmq.Again:
