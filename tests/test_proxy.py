@@ -510,7 +510,7 @@ def _native_engine(ctx: trio_zmq.Context) -> tuple[_NativeEngine, trio_zmq.Socke
     return _NativeEngine(frontend, backend, None, None), backend
 
 
-async def test_a_held_message_still_goes_out_if_the_peer_comes_within_the_grace(
+async def test_a_cancelled_held_message_goes_out_if_the_last_attempt_finds_room(
     ctx: trio_zmq.Context,
 ) -> None:
     engine, backend = _native_engine(ctx)
@@ -524,21 +524,131 @@ async def test_a_held_message_still_goes_out_if_the_peer_comes_within_the_grace(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(hold)
         await trio.testing.wait_all_tasks_blocked()
-        scope.cancel()  # the send is abandoned and retried, shielded, for the grace
-        await trio.testing.wait_all_tasks_blocked()
+        # In one step, without a checkpoint between: room appears (libzmq
+        # attaches the new pipe at the next call on the backend) and the
+        # waiting send is cancelled. Only the last, non-blocking attempt can
+        # deliver the message now.
         sink.connect(backend.get_string(zmq.LAST_ENDPOINT))
-    assert scope.cancelled_caught
+        scope.cancel()
+    assert scope.cancelled_caught  # the cancellation went on after the delivery
     assert await sink.recv() == b"held"
 
 
-async def test_a_held_message_that_cannot_go_out_fails_loudly_after_the_grace(
+async def test_a_cancelled_held_message_without_room_fails_loudly_at_once(
     ctx: trio_zmq.Context, autojump_clock: trio.testing.MockClock
 ) -> None:
     engine, backend = _native_engine(ctx)
     with pytest.RaisesGroup(
-        pytest.RaisesExc(trio.BrokenResourceError, match="taken from the frontend.*dropped")
+        pytest.RaisesExc(
+            trio.BrokenResourceError,
+            match="taken from the frontend.*no room.*dropped",
+            check=lambda exc: isinstance(exc.__cause__, trio.Cancelled),
+        )
     ):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(engine._put, backend, [b"held"], "frontend", "backend")
             await trio.testing.wait_all_tasks_blocked()
+            cancelled_at = trio.current_time()
             nursery.cancel_scope.cancel()
+    # Nothing waited past the cancellation (the autojump clock would have
+    # moved for any wait, shielded or not).
+    assert trio.current_time() == cancelled_at
+
+
+# ----------------------------------------------------------------------
+# A close of any socket the proxy owns ends it, whichever one it sleeps on
+
+
+def _router_dealer_without_peers(
+    ctx: trio_zmq.Context,
+) -> tuple[trio_zmq.Socket, trio_zmq.Socket]:
+    """A ROUTER frontend and a DEALER backend, nobody connected to either.
+
+    A native proxy's two pumps both sleep on the backend: one waits for room
+    on it (a DEALER with no peer has none), the other for a message from it.
+    """
+    frontend = ctx.socket(zmq.ROUTER)
+    backend = ctx.socket(zmq.DEALER)
+    frontend.bind(inproc_name("front"))
+    backend.bind(inproc_name("back"))
+    return frontend, backend
+
+
+_ENTRY_POINTS = {
+    "proxy": trio_zmq.proxy,
+    "steerable_proxy": trio_zmq.steerable_proxy,
+    "device": partial(trio_zmq.device, zmq.QUEUE),
+}
+
+
+@pytest.mark.parametrize("entry", list(_ENTRY_POINTS))
+async def test_closing_the_frontend_ends_a_proxy_asleep_on_the_backend(
+    ctx: trio_zmq.Context, entry: str
+) -> None:
+    frontend, backend = _router_dealer_without_peers(ctx)
+    with trio.fail_after(5), pytest.RaisesGroup(trio.ClosedResourceError):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(_ENTRY_POINTS[entry], frontend, backend)
+            await trio.testing.wait_all_tasks_blocked()
+            frontend.close()
+    assert not backend.closed
+
+
+async def test_closing_the_backend_ends_a_proxy_asleep_on_the_backend(
+    ctx: trio_zmq.Context,
+) -> None:
+    frontend, backend = _router_dealer_without_peers(ctx)
+    with trio.fail_after(5), pytest.RaisesGroup(trio.ClosedResourceError):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(trio_zmq.proxy, frontend, backend)
+            await trio.testing.wait_all_tasks_blocked()
+            backend.close()
+
+
+async def test_closing_the_capture_socket_ends_the_proxy(ctx: trio_zmq.Context) -> None:
+    frontend = ctx.socket(zmq.PULL)
+    backend = ctx.socket(zmq.PUSH)
+    capture = ctx.socket(zmq.PUSH)
+    sink = ctx.socket(zmq.PULL)
+    tap = ctx.socket(zmq.PULL)
+    frontend.bind(inproc_name("front"))
+    sink.connect(backend.bind(inproc_name("back")))
+    tap.connect(capture.bind(inproc_name("capture")))
+    with trio.fail_after(5), pytest.RaisesGroup(trio.ClosedResourceError):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(trio_zmq.proxy, frontend, backend, capture)
+            await trio.testing.wait_all_tasks_blocked()  # the pump sleeps on the frontend
+            capture.close()
+    assert not frontend.closed
+    assert not backend.closed
+
+
+async def test_closing_a_socket_ends_a_paused_steerable_proxy(ctx: trio_zmq.Context) -> None:
+    frontend = ctx.socket(zmq.PULL)
+    backend = ctx.socket(zmq.PUSH)
+    frontend.bind(inproc_name("front"))
+    backend.bind(inproc_name("back"))
+    with trio.fail_after(5), pytest.RaisesGroup(trio.ClosedResourceError):
+        async with trio.open_nursery() as nursery:
+            control = await nursery.start(trio_zmq.steerable_proxy, frontend, backend)
+            control.pause()
+            await trio.testing.wait_all_tasks_blocked()  # the pump waits for resume()
+            backend.close()
+    assert control.stopped
+
+
+async def test_a_close_ends_the_proxy_with_one_error_that_names_the_socket(
+    ctx: trio_zmq.Context,
+) -> None:
+    frontend, backend = _router_dealer_without_peers(ctx)
+    # One error in the nursery's group, not a group of its own.
+    with (
+        trio.fail_after(5),
+        pytest.RaisesGroup(
+            pytest.RaisesExc(trio.ClosedResourceError, match="the proxy's frontend socket")
+        ),
+    ):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(trio_zmq.proxy, frontend, backend)
+            await trio.testing.wait_all_tasks_blocked()
+            frontend.close()

@@ -23,6 +23,13 @@ pump waits until the destination (and the capture socket) can take a message
 and only then receives; from the receive to the send there is no checkpoint
 that can raise ``Cancelled``. See :meth:`_NativeEngine._put` for the narrow
 race that is left.
+
+A pump sleeps on one socket at a time, so a close of another of the proxy's
+sockets would go unnoticed by it. The native engine therefore runs one more
+small task per socket, asleep in ``Socket.wait_closed()``: a close of any of
+them ends the proxy with ``trio.ClosedResourceError``. (The libzmq engine
+needs none: it lends the sockets to its thread, and ``close()`` raises
+``trio.BusyResourceError`` meanwhile.)
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from trio.lowlevel import checkpoint
 
 from ._errors import translate
 from ._groups import unwrap_groups
+from ._ki import call_user
 from ._socket import RECEIVE_ONLY, SEND_ONLY, Socket
 
 __all__ = [
@@ -63,8 +71,6 @@ Hook: TypeAlias = Callable[[Side, list[bytes]], Sequence[bytes] | None]
 
 # A pump forwards at most this many ready messages in a row, then yields.
 _BATCH = 128
-# How long a cancelled pump still tries to deliver a message it holds.
-_DELIVERY_GRACE = 1.0
 _POLLOUT = int(zmq.POLLOUT)
 _BORROWER = "a libzmq proxy thread (engine='libzmq')"
 _POLLIN = int(zmq.POLLIN)
@@ -296,9 +302,30 @@ class _NativeEngine:
                         nursery.start_soon(self._pump, frontend, backend, "frontend")
                     if backend is not frontend and _can_receive(backend) and _can_send(frontend):
                         nursery.start_soon(self._pump, backend, frontend, "backend")
+                    watched: list[Socket] = []
+                    for name, sock in (
+                        ("frontend", frontend),
+                        ("backend", backend),
+                        ("capture", self._capture),
+                    ):
+                        if sock is not None and all(sock is not seen for seen in watched):
+                            watched.append(sock)
+                            nursery.start_soon(self._notice_close, sock, name)
                     task_status.started(value)
         finally:
             self.done = True
+
+    @staticmethod
+    async def _notice_close(sock: Socket, name: str) -> NoReturn:
+        """Fail the proxy when *sock* is closed, whichever socket the pumps sleep on.
+
+        Both pumps may be asleep on one socket (a DEALER backend with no
+        peer yet, waiting for room) while the user closes the other: this
+        task is what ends the proxy then. Its error and the pumps' own
+        (if they were asleep on the closed socket) come out as one.
+        """
+        await sock.wait_closed()
+        raise trio.ClosedResourceError(f"the proxy's {name} socket was closed")
 
     @staticmethod
     def _writable(sock: Socket) -> bool:
@@ -359,7 +386,7 @@ class _NativeEngine:
         counts[base_in + 1] += size
         out: Sequence[bytes] = msg
         if self._hook is not None:
-            hooked = self._hook(side, msg)
+            hooked = call_user(self._hook, side, msg)  # Ctrl-C may stop it
             if hooked is None:
                 return
             out = hooked
@@ -372,15 +399,17 @@ class _NativeEngine:
         counts[base_out + 1] += size
 
     async def _put(self, sock: Socket, msg: Sequence[bytes], source: Side, target: str) -> None:
-        """Send a message this pump holds; it must not be lost to a cancellation.
+        """Send a message this pump holds; it must not be lost silently.
 
         The pump only receives once *sock* reported room, so the first,
         non-blocking attempt nearly always succeeds. It can fail if the room
         went meanwhile (a peer vanished), and then the send waits. If that
-        wait is cancelled (it then had no effect), the message still gets
-        ``_DELIVERY_GRACE`` seconds, shielded, to go out; after that the
-        proxy raises an error that says the message was dropped, rather
-        than dropping it silently.
+        wait is cancelled (it then had no effect), one last non-blocking
+        attempt is made: the ``Cancelled`` goes on if the message went out;
+        if it could not, the proxy raises ``trio.BrokenResourceError`` that
+        says the message was dropped (its cause the ``Cancelled``), rather
+        than dropping it silently. Nothing waits past the cancellation:
+        a wait inside a shield would not honour the caller's cancel scope.
         """
         try:
             sock.send_multipart_nowait(msg)
@@ -390,14 +419,16 @@ class _NativeEngine:
         try:
             await sock.send_multipart(msg)
         except trio.Cancelled as cancelled:
-            with trio.CancelScope(shield=True) as grace:
-                grace.deadline = trio.current_time() + _DELIVERY_GRACE
-                await sock.send_multipart(msg)
-            if grace.cancelled_caught:
+            try:
+                # Reading EVENTS first makes libzmq take in its pending
+                # commands (a peer that has just connected): a send with
+                # DONTWAIT may skip them, as libzmq throttles that work.
+                sock.get(zmq.EVENTS)
+                sock.send_multipart_nowait(msg)
+            except trio.WouldBlock:
                 raise trio.BrokenResourceError(
                     f"the proxy was cancelled holding a message it had taken from the {source}, "
-                    f"and the {target} socket could not take it within {_DELIVERY_GRACE} s: "
-                    "that message was dropped"
+                    f"and the {target} socket had no room for it: that message was dropped"
                 ) from cancelled
             raise
 
@@ -656,21 +687,33 @@ async def proxy(
             message, with *side* the socket it came from (``"frontend"`` or
             ``"backend"``); returns the frames to forward, or ``None`` to
             drop the message. It must not block. If it raises, the proxy
-            fails with that error.
+            fails with that error. It runs outside trio_zmq's
+            KeyboardInterrupt protection: Ctrl-C can stop it.
 
     Cancellation returns promptly. The native engine never drops a message
-    it has taken: it takes one only when the other side has room, so a
-    cancellation lands while it waits and has taken nothing. The libzmq
-    engine is told to ``TERMINATE`` and the call waits for its thread, which
-    reads the command between bursts of messages; a send that libzmq's
-    proxy has blocked on (a DEALER or PUSH peer that vanished mid-burst)
-    delays that until the send can proceed.
+    silently: it takes one only when the other side has room, so a
+    cancellation lands while it waits and has taken nothing. In the narrow
+    race where the room went between the receive and the send (a peer
+    vanished), a cancelled proxy makes one last attempt without waiting,
+    and if the message cannot go out it raises ``trio.BrokenResourceError``
+    saying so. The libzmq engine is told to ``TERMINATE`` and the call
+    waits for its thread, which reads the command between bursts of
+    messages; a send that libzmq's proxy has blocked on (a DEALER or PUSH
+    peer that vanished mid-burst) delays that until the send can proceed.
+
+    Closing any of the sockets (frontend, backend or capture) ends the
+    native engine with ``trio.ClosedResourceError`` at once, whichever
+    socket it was waiting on. The libzmq engine holds the sockets meanwhile:
+    ``close()`` raises ``trio.BusyResourceError`` until it returns.
 
     Raises:
         ValueError: the socket types cannot forward in any direction, the
             capture socket cannot send, a bad *engine*, or a *hook* with the
             libzmq engine (before the proxy starts).
-        trio.ClosedResourceError: a socket is or gets closed.
+        trio.ClosedResourceError: a socket is or gets closed (one error,
+            not an ExceptionGroup).
+        trio.BrokenResourceError: native engine, cancelled holding a
+            message that the other side had no room for: it was dropped.
         trio.BusyResourceError: libzmq engine: a socket is in use by waiting
             tasks or another libzmq proxy.
         zmq.ZMQError: a socket error (``EHOSTUNREACH`` from a ROUTER with
@@ -700,7 +743,9 @@ async def steerable_proxy(
     ``control = await nursery.start(trio_zmq.steerable_proxy, frontend,
     backend)`` returns a :class:`ProxyControl` once the proxy forwards.
     ``control.stop()`` makes this task return; cancelling it works too.
-    Arguments, cancellation and errors are as for :func:`proxy`.
+    Arguments, cancellation and errors are as for :func:`proxy`; so is a
+    close of one of its sockets, which ends the native engine with
+    ``trio.ClosedResourceError`` even while it is paused.
     """
     _check_engine(engine, hook)
     _check_sockets(frontend, backend, capture)
@@ -763,8 +808,8 @@ async def device(
     * ``zmq.STREAMER``: a PULL frontend and a PUSH backend (pipeline).
 
     Start it like a proxy, ``await nursery.start(trio_zmq.device, zmq.QUEUE,
-    frontend, backend)``; cancellation, errors and *engine* are as for
-    :func:`proxy`.
+    frontend, backend)``; cancellation, errors, closing a socket and
+    *engine* are as for :func:`proxy`.
 
     Raises:
         ValueError: an unknown *kind*, or socket types that do not fit it.
