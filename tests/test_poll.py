@@ -179,6 +179,50 @@ async def test_closing_a_registered_socket_while_poll_waits_raises_closed_resour
         await poller.poll(0)  # and it says so at once afterwards
 
 
+@pytest.mark.parametrize("with_pipe", [False, True], ids=["alone", "beside_a_pipe"])
+async def test_closing_a_socket_registered_for_pollerr_only_ends_the_poll(
+    ctx: trio_zmq.Context, pipe: tuple[int, int], with_pipe: bool
+) -> None:
+    # POLLERR is accepted for sockets and never reported: nothing to wait
+    # for on such a socket, yet its close must still end the poll.
+    pull, _push = pair(ctx, zmq.PULL, zmq.PUSH)
+    poller = trio_zmq.Poller()
+    poller.register(pull, zmq.POLLERR)
+    if with_pipe:
+        poller.register(pipe[0], zmq.POLLIN)
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+
+            async def poll() -> None:
+                with pytest.raises(trio.ClosedResourceError, match="registered with this Poller"):
+                    await poller.poll()
+
+            nursery.start_soon(poll)
+            await trio.testing.wait_all_tasks_blocked()
+            pull.close()
+
+
+async def test_closing_one_socket_while_poll_sleeps_on_another_raises_closed(
+    ctx: trio_zmq.Context,
+) -> None:
+    waited_on, _push = pair(ctx, zmq.PULL, zmq.PUSH)
+    closed, _other = pair(ctx, zmq.PULL, zmq.PUSH)
+    poller = trio_zmq.Poller()
+    poller.register(waited_on, zmq.POLLIN)
+    poller.register(closed, zmq.POLLERR)  # registered, but nothing to wait for on it
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+
+            async def poll() -> None:
+                with pytest.raises(trio.ClosedResourceError, match="registered with this Poller"):
+                    await poller.poll()
+
+            nursery.start_soon(poll)
+            await trio.testing.wait_all_tasks_blocked()
+            closed.close()
+    assert not waited_on.closed
+
+
 async def test_a_closed_plain_pyzmq_socket_raises_closed_resource_error(
     raw_pair: tuple[zmq.Socket[bytes], zmq.Socket[bytes]],
 ) -> None:

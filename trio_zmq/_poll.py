@@ -22,6 +22,11 @@ for it:
 When there is more than one thing to wait on, each waits in its own task of a
 private nursery, and the first one ready ends the wait; then everything is
 looked at again, so the answer lists all that is ready at that moment.
+
+A ``trio_zmq.Socket`` registered for no event it can wait for (only
+``POLLERR``) still gets a task, asleep in ``Socket.wait_closed()``: closing
+any registered ``trio_zmq.Socket`` ends the wait with
+``trio.ClosedResourceError``, whatever else the poll sleeps on.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import errno
 import functools
 import math
 import select
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, NoReturn, final
 
 import trio
 import zmq
@@ -45,7 +50,7 @@ from trio.lowlevel import (
 
 from . import _checkpoints
 from ._groups import unwrap_groups
-from ._ki import protect_methods
+from ._ki import call_user, protect_methods
 from ._readiness import Readiness
 from ._socket import Socket
 
@@ -203,8 +208,9 @@ class Poller:
             trio.Cancelled: when cancelled while waiting. Nothing stays
                 registered with Trio or with the sockets.
             trio.ClosedResourceError: a registered socket is closed, or a
-                registered ``trio_zmq.Socket`` is closed while this waits.
-                (A plain ``zmq.Socket`` cannot tell anyone it is being closed:
+                registered ``trio_zmq.Socket`` is closed while this waits,
+                whatever the poll was waiting on (one error, not an
+                ExceptionGroup). (A plain ``zmq.Socket`` cannot tell anyone it is being closed:
                 do not close one while a poll waits on it.)
         """
         await checkpoint_if_cancelled()
@@ -322,7 +328,7 @@ class _Round:
                     else:
                         self.raw[index] = (obj, mask & (_POLLIN | _POLLOUT))
                 else:
-                    fd = obj if isinstance(obj, int) else int(obj.fileno())
+                    fd = obj if isinstance(obj, int) else int(call_user(obj.fileno))
                     self.fds[index] = (fd, mask)
                     self._add_fd(fd, mask)
             if self.fd_masks and _USE_EPOLL:
@@ -410,7 +416,10 @@ class _Round:
         waiters: list[Callable[[], Awaitable[object]]] = []
         for sock, mask in self.sockets.values():
             if mask:
+                # Raises ClosedResourceError if the socket gets closed.
                 waiters.append(functools.partial(sock.poll, None, mask))
+            else:
+                waiters.append(functools.partial(_until_closed, sock))
         for zsock, mask in self.raw.values():
             if mask:
                 waiters.append(functools.partial(_wait_raw, zsock, mask))
@@ -457,6 +466,11 @@ class _Round:
                     nursery.start_soon(until, waiter, nursery.cancel_scope)
         if closed:
             raise closed[0]
+
+
+async def _until_closed(sock: Socket) -> NoReturn:
+    await sock.wait_closed()
+    raise trio.ClosedResourceError("this socket was closed")
 
 
 async def _wait_raw(sock: zmq.Socket[Any], mask: int) -> None:

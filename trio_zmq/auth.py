@@ -44,6 +44,7 @@ from zmq.utils import z85
 
 from ._context import Context
 from ._groups import unwrap_groups
+from ._ki import await_user, call_user
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -380,7 +381,8 @@ class Authenticator:
                 or an object with such a ``callback`` method (pyzmq's form).
                 A coroutine function is awaited; other handshakes are
                 answered meanwhile. If it raises, the peer is denied with
-                status 500 and the error is logged.
+                status 500 and the error is logged. It runs outside
+                trio_zmq's KeyboardInterrupt protection: Ctrl-C can stop it.
 
         Replaces any certificate directory set for *domain*.
         """
@@ -471,9 +473,10 @@ class Authenticator:
             return True, "any CURVE key is allowed (CURVE_ALLOW_ANY)"
         z85_key = z85.encode(key)
         if policy.callback is not None:
-            verdict = policy.callback(domain or "*", z85_key)
+            # User code: run where Ctrl-C can stop it, sync or async.
+            verdict = call_user(policy.callback, domain or "*", z85_key)
             if inspect.isawaitable(verdict):
-                verdict = await verdict
+                verdict = await await_user(verdict)
             if verdict:
                 return True, "callback allowed the key"
             return False, "callback refused the key"
