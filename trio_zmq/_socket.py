@@ -736,7 +736,7 @@ class Socket:
                 result = await self._send_frames((data,), flags, copy, track, True)
             except zmq.ZMQError as exc:
                 self._fail(exc)
-            except (TypeError, BufferError) as exc:
+            except (TypeError, ValueError, BufferError) as exc:
                 raise (_frame_error(data, "send") or exc) from None
         # _settle(), inlined on the two hottest paths: a method call is a
         # tenth of what this call costs in all.
@@ -1076,7 +1076,7 @@ class Socket:
             raise trio.WouldBlock from None
         except zmq.ZMQError as exc:
             self._fail(exc)
-        except (TypeError, BufferError) as exc:
+        except (TypeError, ValueError, BufferError) as exc:
             raise (_frame_error(data, "send_nowait") or exc) from None
         self._after_sync_call()
 

@@ -1,0 +1,151 @@
+"""What libzmq itself does, where trio_zmq's code relies on it.
+
+These tests use plain blocking pyzmq, no trio_zmq: each backs a comment or a
+code path in the package with the behaviour of the libzmq in use, so that a
+libzmq that behaves otherwise fails here, by name, rather than somewhere
+subtle.
+
+The peer "vanishes between two frames" deterministically by disconnecting
+the sender's own end (inproc, with the peer left idle): the sender's pipe
+stops taking frames at once, and libzmq cannot yet have noticed that it is
+gone.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import zmq
+
+_names = itertools.count()
+
+
+class _Context(zmq.Context[zmq.Socket[bytes]]):
+    """Closes every socket it made when the test ends."""
+
+    made: list[zmq.Socket[bytes]]
+
+    def socket(self, *args: Any, **kwargs: Any) -> zmq.Socket[bytes]:  # type: ignore[override]
+        sock: zmq.Socket[bytes] = super().socket(*args, **kwargs)
+        self.made.append(sock)
+        return sock
+
+
+@pytest.fixture
+def zctx() -> Iterator[_Context]:
+    context = _Context()
+    context.made = []
+    yield context
+    for sock in context.made:
+        sock.close(linger=0)
+    context.term()
+
+
+def _peer(zctx: _Context, kind: int, rcvhwm: int = 1000) -> tuple[zmq.Socket[bytes], str]:
+    endpoint = f"inproc://libzmq-fact-{next(_names)}"
+    sock = zctx.socket(kind)
+    sock.linger = 0
+    sock.rcvhwm = rcvhwm
+    sock.rcvtimeo = 2000
+    sock.bind(endpoint)
+    return sock, endpoint
+
+
+def _received(sock: zmq.Socket[bytes]) -> list[list[bytes]]:
+    messages = []
+    while True:
+        try:
+            messages.append(sock.recv_multipart(zmq.NOBLOCK))
+        except zmq.Again:
+            return messages
+
+
+def _body(sender_type: int, message: list[bytes]) -> list[bytes]:
+    return message[1:] if sender_type == zmq.DEALER else message  # a ROUTER adds the identity
+
+
+SENDERS = [
+    pytest.param(zmq.PUSH, zmq.PULL, id="PUSH"),
+    pytest.param(zmq.DEALER, zmq.ROUTER, id="DEALER"),
+]
+
+
+@pytest.mark.parametrize(("sender_type", "peer_type"), SENDERS)
+def test_a_frame_after_the_peer_vanished_fails_and_the_rest_is_discarded_by_libzmq(
+    zctx: _Context, sender_type: int, peer_type: int
+) -> None:
+    # Backs Socket._put_frames: a later frame fails with EAGAIN, the frames
+    # after it are taken and discarded, and the next message is whole.
+    first, first_endpoint = _peer(zctx, peer_type)
+    sender = zctx.socket(sender_type)
+    sender.linger = 0
+    sender.connect(first_endpoint)
+    sender.send(b"a", zmq.SNDMORE)
+    sender.disconnect(first_endpoint)
+    with pytest.raises(zmq.Again):
+        sender.send(b"b", zmq.SNDMORE | zmq.NOBLOCK)
+    sender.send(b"c", zmq.NOBLOCK)  # taken, and discarded
+    second, second_endpoint = _peer(zctx, peer_type)
+    sender.connect(second_endpoint)
+    sender.send_multipart([b"x", b"y"])
+    assert _body(sender_type, second.recv_multipart()) == [b"x", b"y"]
+    assert _received(second) == []
+    assert _received(first) == []
+
+
+@pytest.mark.parametrize(("sender_type", "peer_type"), SENDERS)
+def test_a_last_frame_refused_after_the_peer_vanished_would_go_out_alone_if_sent_again(
+    zctx: _Context, sender_type: int, peer_type: int
+) -> None:
+    # Why Socket._put_frames never sends a refused frame again: libzmq has
+    # forgotten the message, so the frame would begin a new one, a fragment.
+    first, first_endpoint = _peer(zctx, peer_type)
+    sender = zctx.socket(sender_type)
+    sender.linger = 0
+    sender.connect(first_endpoint)
+    sender.send(b"a", zmq.SNDMORE)
+    sender.disconnect(first_endpoint)
+    with pytest.raises(zmq.Again):
+        sender.send(b"z", zmq.NOBLOCK)
+    second, second_endpoint = _peer(zctx, peer_type)
+    sender.connect(second_endpoint)
+    sender.send(b"z")  # what a retry of the refused last frame does
+    assert _body(sender_type, second.recv_multipart()) == [b"z"]
+
+
+def test_a_pair_refuses_every_frame_after_its_peer_vanished(
+    zctx: _Context,
+) -> None:
+    # A PAIR does not discard the rest of the message by itself (its frames
+    # would go to whatever peer comes next), hence _DISCARDS_REST leaves it out.
+    _, endpoint = _peer(zctx, zmq.PAIR)
+    sender = zctx.socket(zmq.PAIR)
+    sender.linger = 0
+    sender.connect(endpoint)
+    sender.send(b"a", zmq.SNDMORE)
+    sender.disconnect(endpoint)
+    for flags in (zmq.SNDMORE, 0):
+        with pytest.raises(zmq.Again):
+            sender.send(b"b", flags | zmq.NOBLOCK)
+
+
+def test_the_high_water_mark_counts_whole_messages(zctx: _Context) -> None:
+    # Backs "libzmq takes the rest of a message once it has taken its first
+    # frame": with a high-water mark of one message, a message of a thousand
+    # frames goes whole, and only the next message is refused.
+    peer, endpoint = _peer(zctx, zmq.PULL, rcvhwm=1)
+    sender = zctx.socket(zmq.PUSH)
+    sender.linger = 0
+    sender.sndhwm = 1
+    sender.connect(endpoint)
+    sender.send(b"0", zmq.SNDMORE | zmq.NOBLOCK)
+    for _ in range(1000):
+        sender.send(b"more", zmq.SNDMORE | zmq.NOBLOCK)
+    sender.send(b"end", zmq.NOBLOCK)
+    with pytest.raises(zmq.Again):
+        for _ in range(10):  # inproc adds both ends' marks up
+            sender.send(b"next", zmq.NOBLOCK)
+    assert len(peer.recv_multipart()) == 1002
