@@ -43,7 +43,7 @@ from zmq.utils import jsonapi
 
 from . import _checkpoints
 from ._errors import again, check_tcp_port, closed_socket, endpoint_error, translate
-from ._ki import protect_methods
+from ._ki import call_user, protect_methods
 from ._readiness import Readiness
 from ._turn import SendTurn
 
@@ -880,7 +880,7 @@ class Socket:
 
     async def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:
         """Send *obj* as one JSON frame (keyword arguments go to ``json.dumps``)."""
-        await self.send(jsonapi.dumps(obj, **kwargs), flags)
+        await self.send(call_user(jsonapi.dumps, obj, **kwargs), flags)
 
     async def send_pyobj(
         self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL
@@ -890,7 +890,7 @@ class Socket:
         Only for peers you trust: the receiver's :meth:`recv_pyobj` unpickles,
         which can run arbitrary code.
         """
-        await self.send(pickle.dumps(obj, protocol), flags)
+        await self.send(call_user(pickle.dumps, obj, protocol), flags)
 
     async def send_serialized(
         self,
@@ -901,7 +901,7 @@ class Socket:
         copy: bool = True,
     ) -> None:
         """Send ``serialize(msg)``, a list of frames, as one message."""
-        await self.send_multipart(serialize(msg), flags, copy=copy)
+        await self.send_multipart(call_user(serialize, msg), flags, copy=copy)
 
     # ------------------------------------------------------------------
     # Receiving
@@ -1048,7 +1048,7 @@ class Socket:
         Never use this with peers you do not trust: unpickling runs whatever
         code the sender chose.
         """
-        return pickle.loads(await self.recv(flags))
+        return call_user(pickle.loads, await self.recv(flags))
 
     async def recv_serialized(
         self, deserialize: Callable[[list[Any]], T], flags: int = 0, *, copy: bool = True
@@ -1059,7 +1059,7 @@ class Socket:
         usable.
         """
         frames = await self.recv_multipart(flags, copy=copy)
-        return deserialize(frames)
+        return call_user(deserialize, frames)
 
     # ------------------------------------------------------------------
     # Non-blocking twins (Trio's *_nowait convention)
