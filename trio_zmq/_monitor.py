@@ -4,6 +4,15 @@ libzmq reports what happens to a socket's connections (listening, connected,
 handshake done, disconnected, ...) as two-frame messages on an inproc PAIR
 socket: the first frame packs the event id (16 bits) and a value (32 bits,
 native byte order), the second is the endpoint.
+
+A task iterating the events sleeps on that PAIR socket, not on the watched
+one, and libzmq's own signal of the end (``EVENT_MONITOR_STOPPED``) is not
+enough: it is sent only if the event mask asks for it, and only once libzmq
+has finished closing the socket, which waits for every connected inproc
+peer to next touch its own socket (for ever, if that peer is idle). So the
+block runs a small task asleep in ``Socket.wait_closed()`` on the watched
+socket; when that socket is closed, it wakes the iterating tasks, which
+take the events already queued and then end.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import trio
 import zmq
 
 from ._errors import translate
+from ._groups import unwrap_groups
 from ._socket import Socket
 
 if TYPE_CHECKING:
@@ -66,24 +76,33 @@ class MonitorEvents:
     """The events of a monitored socket, in order; given by :func:`open_monitor`.
 
     ``async for event in events`` yields :class:`MonitorEvent` objects. It
-    ends after ``EVENT_MONITOR_STOPPED``, which libzmq sends when the
-    monitored socket is closed (if the event mask includes it), and when the
-    monitor is closed.
+    ends when the monitored socket is closed, once the events already queued
+    have been taken; after ``EVENT_MONITOR_STOPPED`` (if the event mask
+    includes it); and when the monitor's block is left.
+
+    The events libzmq reports while it finishes closing the socket
+    (``CLOSED``, ``DISCONNECTED``, ``MONITOR_STOPPED``) come from its own
+    threads a little after ``close()``: those not queued yet when the
+    iteration looks are not waited for.
     """
 
-    __slots__ = ("_ended", "_sock")
+    __slots__ = ("_ended", "_sock", "_waiting", "_watched")
 
     _sock: Socket
+    _watched: Socket
     _ended: bool
+    _waiting: set[trio.CancelScope]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("MonitorEvents come from `async with trio_zmq.open_monitor(sock)`")
 
     @classmethod
-    def _new(cls, sock: Socket) -> MonitorEvents:
+    def _new(cls, sock: Socket, watched: Socket) -> MonitorEvents:
         self = object.__new__(cls)
         self._sock = sock
+        self._watched = watched
         self._ended = False
+        self._waiting = set()  # the scopes of tasks asleep in receive()
         return self
 
     async def receive(self) -> MonitorEvent:
@@ -91,14 +110,28 @@ class MonitorEvents:
 
         Raises:
             trio.Cancelled: no event was taken.
-            trio.EndOfChannel: the monitor stopped (``EVENT_MONITOR_STOPPED``
-                was already received) or was closed.
+            trio.EndOfChannel: the monitored socket was closed and no event
+                is left queued, the monitor stopped
+                (``EVENT_MONITOR_STOPPED`` was already received), or the
+                monitor's block was left.
         """
         if self._ended:
             await trio.lowlevel.checkpoint()
             raise trio.EndOfChannel("the monitor has stopped")
+        frames: list[bytes] | None = None
         try:
-            frames = await self._sock.recv_multipart()
+            while frames is None:
+                if self._watched.closed:
+                    frames = await self._take_queued()
+                    break
+                # Woken by _wake_receivers() when the watched socket is
+                # closed: a cancelled receive took nothing.
+                with trio.CancelScope() as scope:
+                    self._waiting.add(scope)
+                    try:
+                        frames = await self._sock.recv_multipart()
+                    finally:
+                        self._waiting.discard(scope)
         except trio.ClosedResourceError:
             self._ended = True
             raise trio.EndOfChannel("the monitor was closed") from None
@@ -106,6 +139,21 @@ class MonitorEvents:
         if event.event == _STOPPED:
             self._ended = True
         return event
+
+    async def _take_queued(self) -> list[bytes]:
+        """The watched socket is closed: an event already queued, or the end."""
+        await trio.lowlevel.checkpoint()
+        try:
+            return self._sock.recv_multipart_nowait()
+        except trio.WouldBlock:
+            self._ended = True
+            raise trio.EndOfChannel("the monitored socket was closed") from None
+
+    async def _wake_receivers_on_close(self) -> None:
+        """Run in the block's nursery: when the watched socket closes, wake the receivers."""
+        await self._watched.wait_closed()
+        for scope in self._waiting:
+            scope.cancel()
 
     def __aiter__(self) -> Self:
         return self
@@ -129,7 +177,12 @@ async def open_monitor(sock: Socket, events: int = zmq.EVENT_ALL) -> AsyncIterat
 
     Open the monitor before ``connect``/``bind`` to see every event. Leaving
     the block turns the monitor off and closes its socket; a task still
-    iterating then stops.
+    iterating then stops. Closing *sock* ends the iteration too, once the
+    events already queued are taken, whichever events the mask selects.
+
+    The block runs a task that waits for *sock* to be closed, so *sock*
+    cannot be handed to the ``engine="libzmq"`` proxy (which takes sockets
+    nobody waits on) while the block runs.
 
     Args:
         sock: the socket to watch.
@@ -171,7 +224,12 @@ async def open_monitor(sock: Socket, events: int = zmq.EVENT_ALL) -> AsyncIterat
         pair.rcvhwm = 0
         pair.connect(addr)
         monitor = Socket.from_socket(pair)
-        yield MonitorEvents._new(monitor)
+        stream = MonitorEvents._new(monitor, sock)
+        with unwrap_groups():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stream._wake_receivers_on_close)
+                yield stream
+                nursery.cancel_scope.cancel()
     finally:
         _monitored.discard(sock)
         # Stop first, while the reader is still there to take the last event:
