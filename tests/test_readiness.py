@@ -14,6 +14,7 @@ import trio.testing
 import zmq
 
 import trio_zmq
+from trio_zmq._readiness import Readiness
 
 from .conftest import inproc_name, pair, wait_subscribed
 
@@ -270,3 +271,155 @@ async def test_a_cancelled_watcher_hands_the_fd_to_a_parked_task(ctx: trio_zmq.C
 async def _run_in(scope: trio.CancelScope, fn: object) -> None:
     with scope:
         await fn()  # type: ignore[operator]
+
+
+# ----------------------------------------------------------------------
+# Readiness on its own: a fake EVENTS reader and a socketpair for the FD
+
+
+class FakeSocket:
+    """What a Readiness needs of a socket: EVENTS (set by the test) and an FD."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.events = 0
+        self.reads = 0
+        self.fd_side, self.other_side = socket.socketpair()
+        self.readiness = Readiness(self._get, self.fd_side.fileno())
+
+    def _get(self, option: int) -> int:
+        assert option == zmq.EVENTS
+        self.reads += 1
+        return self.events
+
+    def fire(self) -> None:
+        """Make the FD readable once, as libzmq does when commands arrive."""
+        self.other_side.send(b"!")
+
+    def drain(self) -> None:
+        self.fd_side.recv(64)
+
+    def close(self) -> None:
+        self.fd_side.close()
+        self.other_side.close()
+
+
+@pytest.fixture
+def fake() -> Any:
+    sock = FakeSocket()
+    yield sock
+    sock.close()
+
+
+POLLIN, POLLOUT = int(zmq.POLLIN), int(zmq.POLLOUT)
+
+
+async def test_readiness_returns_at_once_without_a_checkpoint_when_the_event_is_there(
+    fake: FakeSocket,
+) -> None:
+    fake.events = POLLIN
+    with trio.testing.assert_no_checkpoints():
+        assert await fake.readiness.wait(POLLIN) is False
+    assert fake.reads == 1
+
+
+async def test_readiness_first_sleeper_watches_the_fd_and_the_next_parks(
+    fake: FakeSocket,
+) -> None:
+    rd = fake.readiness
+    seq = trio.testing.Sequencer()
+    order: list[str] = []
+
+    async def sleeper(name: str, mask: int, step: int) -> None:
+        async with seq(step):
+            pass
+        assert await rd.wait(mask) is True
+        order.append(name)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sleeper, "watcher", POLLIN, 0)
+        nursery.start_soon(sleeper, "parked", POLLOUT, 1)
+        async with seq(2):
+            await trio.testing.wait_all_tasks_blocked()
+            assert rd.waiting == rd.sleepers == 2
+            # Whoever reads EVENTS hands the news on: the parked task goes.
+            fake.events = POLLOUT
+            assert rd.events() == POLLOUT
+            await trio.testing.wait_all_tasks_blocked()
+            assert order == ["parked"]
+            # The watcher is kicked out of wait_readable without its FD firing.
+            fake.events = POLLIN
+            rd.recheck()
+    assert order == ["parked", "watcher"]
+    assert rd.sleepers == 0
+
+
+async def test_readiness_a_watcher_that_leaves_hands_the_fd_to_a_parked_task(
+    fake: FakeSocket,
+) -> None:
+    rd = fake.readiness
+    woke: list[str] = []
+
+    async def sleeper(name: str, scope: trio.CancelScope) -> None:
+        with scope:
+            await rd.wait(POLLIN)
+            woke.append(name)
+
+    watcher_scope, parked_scope = trio.CancelScope(), trio.CancelScope()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sleeper, "watcher", watcher_scope)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(sleeper, "parked", parked_scope)
+        await trio.testing.wait_all_tasks_blocked()
+        watcher_scope.cancel()  # the watcher leaves, cancelled: nothing else changes
+        await trio.testing.wait_all_tasks_blocked()
+        assert rd.waiting == 1  # the parked task took the watch over
+        reads = fake.reads
+        fake.events = POLLIN
+        fake.fire()  # only a watcher on the FD can see this
+        await trio.testing.wait_all_tasks_blocked()
+        assert fake.reads > reads
+    assert woke == ["parked"]
+    fake.drain()
+
+
+async def test_readiness_close_wakes_the_watcher_the_parked_and_those_in_a_lot(
+    fake: FakeSocket,
+) -> None:
+    rd = fake.readiness
+    lot = trio.lowlevel.ParkingLot()
+    closed: list[str] = []
+
+    async def expect_closed(name: str, sleep: Any) -> None:
+        with pytest.raises(trio.ClosedResourceError, match="already closed"):
+            await sleep()
+        closed.append(name)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(expect_closed, "watcher", lambda: rd.wait(POLLIN))
+        nursery.start_soon(expect_closed, "parked", lambda: rd.wait(POLLOUT))
+        nursery.start_soon(expect_closed, "in a lot", lambda: rd.park(lot))
+        await trio.testing.wait_all_tasks_blocked()
+        assert rd.sleepers == 3
+        rd.close()
+    assert sorted(closed) == ["in a lot", "parked", "watcher"]
+    assert rd.sleepers == 0
+    with pytest.raises(trio.ClosedResourceError):
+        await rd.wait(0)
+
+
+async def test_readiness_a_cancelled_sleeper_leaves_no_trace(fake: FakeSocket) -> None:
+    rd = fake.readiness
+    lot = trio.lowlevel.ParkingLot()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(rd.wait, POLLIN)  # the watcher
+        nursery.start_soon(rd.wait, POLLOUT)  # parked
+        nursery.start_soon(rd.park, lot)
+        await trio.testing.wait_all_tasks_blocked()
+        assert rd.sleepers == 3
+        nursery.cancel_scope.cancel()
+    assert rd.sleepers == 0
+    assert len(lot) == 0
+    fake.events = POLLIN | POLLOUT
+    assert await rd.wait(POLLIN) is False  # and it still works
