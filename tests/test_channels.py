@@ -188,6 +188,26 @@ async def test_send_breaks_promptly_when_a_send_only_socket_is_closed(
             await send_channel.send([b"after close"])
 
 
+async def test_a_close_is_noticed_while_both_pumps_sleep_on_their_channels(
+    ctx: trio_zmq.Context,
+) -> None:
+    # The receive pump holds a message for a receiver that has not come, and
+    # the send pump waits for a message: neither sleeps on the socket. The
+    # block's close watcher is what notices the close.
+    a, b = pair(ctx, zmq.DEALER, zmq.DEALER)
+    await a.send(b"held")
+    with trio.fail_after(5):
+        async with trio_zmq.open_channels(b) as (send_channel, receive_channel):
+            await trio.testing.wait_all_tasks_blocked()
+            b.close()
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.BrokenResourceError):
+                send_channel.send_nowait([b"after close"])
+            assert await receive_channel.receive() == [b"held"]  # taken before the close
+            with pytest.raises(trio.EndOfChannel):
+                await receive_channel.receive()
+
+
 async def test_req_sending_twice_raises_efsm_out_of_the_block(ctx: trio_zmq.Context) -> None:
     _rep, req = pair(ctx, zmq.REP, zmq.REQ)
     with pytest.raises(zmq.ZMQError) as info:
