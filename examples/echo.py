@@ -3,8 +3,13 @@
 The server is a ROUTER that sends every message back to its sender; the
 client is a DEALER connected to both endpoints, so its requests are spread
 over the two. The README shows this program. Run: python examples/echo.py
+
+libzmq refuses an ipc path longer than 107 bytes, and TMPDIR can be long (nox
+points it into the checkout), so the ipc file goes in a new directory in /tmp
+when /tmp is writable, else in the usual temporary directory.
 """
 
+import os
 import tempfile
 
 import trio
@@ -33,5 +38,5 @@ async def main(tmp):
 
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as tmp:  # the ipc endpoint's file goes here
+    with tempfile.TemporaryDirectory(dir="/tmp" if os.access("/tmp", os.W_OK) else None) as tmp:
         trio.run(main, tmp)

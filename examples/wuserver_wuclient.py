@@ -48,7 +48,9 @@ async def wuclient(ctx, endpoint):
 
 
 async def main():
-    with tempfile.TemporaryDirectory() as tmp:
+    # The ipc file goes in /tmp when it can: libzmq refuses ipc paths longer
+    # than 107 bytes, and TMPDIR can be long (nox points it into the checkout).
+    with tempfile.TemporaryDirectory(dir="/tmp" if os.access("/tmp", os.W_OK) else None) as tmp:
         endpoint = f"ipc://{os.path.join(tmp, 'weather')}"
         async with trio_zmq.Context() as ctx, trio.open_nursery() as nursery:
             await nursery.start(wuserver, ctx, endpoint)

@@ -8,10 +8,13 @@ its test ends, and each test is bounded by the conftest's ``fail_after``.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,12 +24,14 @@ import zmq
 import trio_zmq
 from trio_zmq._cli import _outcome, build_parser, format_message, main
 
+from . import helpers
+from .helpers import ipc_endpoint, short_temp_dir
+
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup, ExceptionGroup
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-    from pathlib import Path
+    from collections.abc import AsyncIterator, Iterator, Mapping
 
 # The command line as a user runs it, but with Ctrl-C restored: a test run
 # started in the background by a non-interactive shell inherits SIGINT
@@ -42,6 +47,27 @@ CLI = [
     "sys.argv[0] = 'trio-zmq'; runpy.run_module('trio_zmq', run_name='__main__', alter_sys=True)",
 ]
 LOCAL = "tcp://127.0.0.1:*"
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def ipc_dir() -> Iterator[str]:
+    """A short directory for ipc files, never under the checkout or ``tmp_path``."""
+    with short_temp_dir() as path:
+        yield path
+
+
+@pytest.fixture
+def deep_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """TMPDIR deep in the tree, as nox sets it (``.nox/SESSION/tmp``) in a checkout
+    at a long path; this process and its children see it."""
+    if helpers.short_temp_root() != helpers.SHORT_ROOT:  # pragma: no cover
+        pytest.skip("no writable /tmp: ipc files go under TMPDIR")
+    deep = tmp_path.joinpath(*["a-fairly-long-directory-name"] * 5)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    return deep
 
 
 class Child:
@@ -98,13 +124,17 @@ class Child:
 
 
 @asynccontextmanager
-async def cli(*args: str, stdin: bool = False) -> AsyncIterator[Child]:
-    """Run ``python -m trio_zmq ARGS``; kill and reap it when the block exits."""
+async def cli(
+    *args: str, stdin: bool = False, env: Mapping[str, str] | None = None
+) -> AsyncIterator[Child]:
+    """Run ``python -m trio_zmq ARGS``, with *env* added to the environment; kill
+    and reap it when the block exits."""
     process = await trio.lowlevel.open_process(
         [*CLI, *args],
         stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env={**os.environ, **env} if env else None,
     )
     try:
         yield Child(process)
@@ -118,8 +148,10 @@ async def cli(*args: str, stdin: bool = False) -> AsyncIterator[Child]:
                     await stream.aclose()
 
 
-async def run_cli(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-    async with cli(*args, stdin=stdin is not None) as child:
+async def run_cli(
+    *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+) -> tuple[int, str, str]:
+    async with cli(*args, stdin=stdin is not None, env=env) as child:
         return await child.finish(stdin)
 
 
@@ -162,8 +194,8 @@ async def test_send_multipart_sends_the_arguments_as_frames_of_one_message() -> 
     assert (status, out) == (0, "6162 63\n")
 
 
-async def test_recv_binds_every_bind_option(tmp_path: Path) -> None:
-    ipc = f"ipc://{tmp_path}/recv"
+async def test_recv_binds_every_bind_option(deep_tmpdir: Path, ipc_dir: str) -> None:
+    ipc = ipc_endpoint(ipc_dir, "recv")
     async with cli("recv", "--bind", LOCAL, "--bind", ipc, "--count", "2") as receiver:
         tcp = await receiver.bound_endpoint()
         assert await receiver.bound_endpoint() == ipc
@@ -250,8 +282,10 @@ async def test_req_timeout_fails_with_one_line_when_nobody_answers() -> None:
 
 
 @pytest.mark.timeout_seconds(60)
-async def test_demo_runs_to_completion() -> None:
-    status, out, stderr = await run_cli("demo")
+async def test_demo_runs_to_completion(ipc_dir: str) -> None:
+    # The demo puts its ipc files under TMPDIR, which nox points into the
+    # checkout: the child gets a short one, as a user's usually is.
+    status, out, stderr = await run_cli("demo", env={"TMPDIR": ipc_dir})
     assert (status, stderr) == (0, "")
     for expected in (
         "client  received 'HELLO'",
@@ -315,6 +349,47 @@ async def test_monitor_listen_prints_a_peer_connecting() -> None:
             status, out, _ = await mon.finish()
     assert status == 0
     assert [line.split()[0] for line in out.splitlines()] == ["LISTENING", "ACCEPTED"]
+
+
+# ----------------------------------------------------------------------
+# ipc endpoints stay short wherever the checkout and tmp_path lie
+
+
+def test_ipc_endpoints_stay_short_however_deep_tmpdir_and_tmp_path_are(
+    deep_tmpdir: Path, tmp_path: Path
+) -> None:
+    assert tempfile.gettempdir() == str(deep_tmpdir)
+    with zmq.Context() as zctx, zctx.socket(zmq.PULL) as sock:
+        sock.linger = 0
+        # The trap: an ipc file under tmp_path or TMPDIR here is one libzmq refuses.
+        with pytest.raises(zmq.ZMQError):
+            sock.bind(f"ipc://{deep_tmpdir}/recv")
+        with short_temp_dir() as directory:
+            endpoint = ipc_endpoint(directory, "recv")
+            assert len(endpoint.encode()) < 100
+            for outside in (tmp_path, deep_tmpdir, CHECKOUT):
+                assert not Path(directory).resolve().is_relative_to(outside.resolve())
+            sock.bind(endpoint)
+            assert sock.last_endpoint == endpoint.encode()
+            sock.unbind(endpoint)
+    assert not os.path.exists(directory)  # removed with its ipc file
+
+
+def test_short_temp_dir_falls_back_to_gettempdir_without_a_usable_tmp(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with short_temp_dir() as short:
+        monkeypatch.setenv("TMPDIR", short)
+        monkeypatch.setattr(tempfile, "tempdir", None)
+        monkeypatch.setattr(helpers, "SHORT_ROOT", str(tmp_path / "missing"))
+        with short_temp_dir() as directory:
+            assert os.path.dirname(directory) == short
+            assert os.path.basename(directory).startswith("tz-")
+
+
+def test_ipc_endpoint_refuses_a_path_libzmq_would_refuse(deep_tmpdir: Path) -> None:
+    with pytest.raises(ValueError, match="ipc path longer than"):
+        ipc_endpoint(str(deep_tmpdir), "recv")
 
 
 # ----------------------------------------------------------------------
