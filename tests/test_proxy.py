@@ -17,7 +17,7 @@ from trio_zmq._proxy import _NativeEngine
 from .conftest import inproc_name
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
 EngineName = Literal["native", "libzmq"]
 ENGINES: list[EngineName] = ["native", "libzmq"]
@@ -574,7 +574,7 @@ def _router_dealer_without_peers(
     return frontend, backend
 
 
-_ENTRY_POINTS = {
+_ENTRY_POINTS: dict[str, Callable[..., Awaitable[None]]] = {
     "proxy": trio_zmq.proxy,
     "steerable_proxy": trio_zmq.steerable_proxy,
     "device": partial(trio_zmq.device, zmq.QUEUE),
