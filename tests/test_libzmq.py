@@ -14,6 +14,7 @@ gone.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -149,3 +150,39 @@ def test_the_high_water_mark_counts_whole_messages(zctx: _Context) -> None:
         for _ in range(10):  # inproc adds both ends' marks up
             sender.send(b"next", zmq.NOBLOCK)
     assert len(peer.recv_multipart()) == 1002
+
+
+@pytest.mark.xfail(
+    reason="libzmq bug (4.3.4, 4.3.5): when a pipe other than the current one "
+    "terminates halfway through a message, and the current pipe was the last "
+    "active one, lb_t::pipe_terminated moves the current pipe to another, so "
+    "the rest of the message goes to another peer. Blocking pyzmq suffers it "
+    "too; trio_zmq cannot prevent it. When this passes, libzmq is fixed.",
+    strict=True,
+)
+def test_a_message_stays_on_its_pipe_when_another_pipe_terminates_midway(
+    zctx: _Context,
+) -> None:
+    sender = zctx.socket(zmq.PUSH)
+    sender.linger = 0
+    peers = []
+    for _ in range(3):
+        peer, endpoint = _peer(zctx, zmq.PULL)
+        sender.connect(endpoint)
+        peers.append(peer)
+    for _ in range(3):  # one message each: every pipe is active
+        sender.send(b"warm up")
+    for peer in peers:
+        peer.recv()
+    sender.send(b"to the first")
+    sender.send(b"to the second")  # the next message goes to the third
+    first, second, third = peers
+    assert (first.recv(), second.recv()) == (b"to the first", b"to the second")
+    sender.send(b"head", zmq.SNDMORE)
+    second.close(linger=0)
+    for _ in range(20):  # let libzmq see the second pipe go, between two frames
+        sender.get(zmq.EVENTS)
+        time.sleep(0.01)
+    sender.send(b"tail")
+    sender.send(b"next")
+    assert third.recv_multipart() == [b"head", b"tail"]

@@ -294,8 +294,7 @@ def _assert_nobody_sleeps_needlessly(run: Run) -> None:
         if sock.closed:
             continue
         if what == "send" and (
-            not sock._turn.free_for(task)
-            or (run.program.pattern == "dealer_router" and index == 0)
+            not sock._turn.free_for(task) or (run.program.pattern == "dealer_router" and index == 0)
         ):
             # Waiting for another task's half-sent message; or a ROUTER, whose
             # POLLOUT says "some peer has room", not "this peer has room".
