@@ -96,11 +96,12 @@ def examples(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1], default=False)
 def soak(session: nox.Session) -> None:
-    """Opt-in long runs: 10,000 sockets, a million messages through a proxy."""
+    """Opt-in long runs: 10,000 sockets, a million messages through a proxy, a minute of churn."""
     _install_wheel(session, *_group("test"))
     session.run(
         "pytest",
         "tests/test_resources.py",
+        "tests/test_churn.py",
         *session.posargs,
         env={"PYTHONDEVMODE": "1", "TRIO_ZMQ_SOAK": "1"},
     )
