@@ -407,3 +407,32 @@ async def test_a_closed_socket_with_a_half_sent_message_says_closed(
         await a.send(b"late")
     with pytest.raises(trio.ClosedResourceError):
         a.send_nowait(b"late")
+
+
+async def test_wait_closed_returns_when_another_task_closes_the_socket(
+    ctx: trio_zmq.Context,
+) -> None:
+    sock = ctx.socket(zmq.DEALER)
+    closed_seen = trio.Event()
+
+    async def watch() -> None:
+        await sock.wait_closed()
+        closed_seen.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not closed_seen.is_set()
+        sock.close()
+    assert closed_seen.is_set()
+    with trio.testing.assert_checkpoints():
+        await sock.wait_closed()  # already closed: at once
+
+
+async def test_a_cancelled_wait_closed_leaves_the_socket_as_it_was(ctx: trio_zmq.Context) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+    with trio.move_on_after(0.01):
+        await b.wait_closed()
+    assert not b.closed
+    await a.send(b"still works")
+    assert await b.recv() == b"still works"

@@ -1176,6 +1176,9 @@ class Socket:
         Raises:
             trio.Cancelled: when cancelled; nothing changed.
         """
+        if self._rd.closed:
+            await checkpoint()
+            return
         await checkpoint_if_cancelled()
         if self._token is not current_trio_token():
             self._adopt_run()
