@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import importlib.util
 import json
@@ -25,7 +26,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tracemalloc
@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import trio
 import zmq
 import zmq.asyncio
+
+from ._ipc import ipc_space
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -200,10 +202,14 @@ def _send_n(sock: zmq.Socket[Any], msg: bytes, count: int) -> None:
         sock.send(msg)
 
 
+_ipc_names = contextlib.ExitStack()
+atexit.register(_ipc_names.close)
+
+
 def _bound(sock: Any, transport: str) -> str:
     if transport == "ipc":
-        path = os.path.join(tempfile.mkdtemp(prefix="trio-zmq-bench-"), "sock")
-        sock.bind(f"ipc://{path}")
+        # The worker's process ends with the round: the space goes with it.
+        sock.bind(_ipc_names.enter_context(ipc_space("bench"))("sock"))
     else:
         sock.bind("tcp://127.0.0.1:*")
     endpoint = sock.get(zmq.LAST_ENDPOINT)

@@ -16,7 +16,6 @@ import errno
 import json
 import os
 import sys
-import tempfile
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import trio
@@ -25,6 +24,7 @@ import zmq
 import trio_zmq
 
 from . import _bench
+from ._ipc import ipc_space
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
@@ -359,12 +359,12 @@ def _say(text: str = "") -> None:
 
 async def _run_demo(args: argparse.Namespace) -> None:
     _say("trio-zmq demo: four ZeroMQ patterns, each played by tasks of one Trio program.")
-    with tempfile.TemporaryDirectory(prefix="trio-zmq-demo-") as tmp:
+    with ipc_space("demo") as ipc:
         async with trio_zmq.Context(linger=0) as ctx:
             await _demo_req_rep(ctx, "inproc://demo-greetings")
-            await _demo_pub_sub(ctx, f"ipc://{tmp}/weather")
+            await _demo_pub_sub(ctx, ipc("weather"))
             await _demo_fan_out(ctx, "inproc://demo-tasks", "inproc://demo-results")
-            await _demo_broker(ctx, f"ipc://{tmp}/broker", "inproc://demo-workers")
+            await _demo_broker(ctx, ipc("broker"), "inproc://demo-workers")
     _say()
     _say("Done. Every socket was closed and the context terminated on the way out.")
     _say("Next, in two shells:")
