@@ -11,7 +11,6 @@ import functools
 import inspect
 import os
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +19,8 @@ import trio
 import zmq
 
 import trio_zmq
+
+from .helpers import short_temp_root
 
 TEST_TIMEOUT = float(os.environ.get("TRIO_ZMQ_TEST_TIMEOUT", "20"))
 
@@ -60,10 +61,10 @@ def inproc_name(tag: str = "t") -> str:
 
 
 def _ipc_name(name: str) -> str:
-    """An ipc endpoint: Linux's abstract namespace, or a file in the temp directory."""
+    """An ipc endpoint: Linux's abstract namespace, or a file in a short temp directory."""
     if sys.platform.startswith("linux"):
         return f"ipc://@{name}"
-    return f"ipc://{os.path.join(tempfile.gettempdir(), name)}"
+    return f"ipc://{os.path.join(short_temp_root(), name)}"
 
 
 def pair(
