@@ -124,7 +124,7 @@ class MonitorEvents:
                 if self._watched.closed:
                     frames = await self._take_queued()
                     break
-                # Woken by _wake_receivers() when the watched socket is
+                # Cancelled by _wake_receivers_on_close() when the watched socket is
                 # closed: a cancelled receive took nothing.
                 with trio.CancelScope() as scope:
                     self._waiting.add(scope)
