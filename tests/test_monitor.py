@@ -211,6 +211,20 @@ async def test_monitoring_a_socket_lent_to_the_libzmq_proxy_is_busy(
         nursery.cancel_scope.cancel()
 
 
+async def test_a_monitored_socket_can_be_lent_to_the_libzmq_proxy(
+    ctx: trio_zmq.Context,
+) -> None:
+    # The monitor's close watcher does not count as a task using the socket.
+    frontend = ctx.socket(zmq.PULL)
+    backend = ctx.socket(zmq.PUSH)
+    async with trio_zmq.open_monitor(frontend), trio.open_nursery() as nursery:
+        control = await nursery.start(
+            functools.partial(trio_zmq.steerable_proxy, frontend, backend, engine="libzmq")
+        )
+        assert not control.stopped
+        nursery.cancel_scope.cancel()
+
+
 async def test_events_are_frozen_values(ctx: trio_zmq.Context) -> None:
     event = trio_zmq.MonitorEvent(zmq.Event.CONNECTED, 7, "tcp://127.0.0.1:1")
     with pytest.raises(dataclasses.FrozenInstanceError):

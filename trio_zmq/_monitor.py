@@ -180,9 +180,9 @@ async def open_monitor(sock: Socket, events: int = zmq.EVENT_ALL) -> AsyncIterat
     iterating then stops. Closing *sock* ends the iteration too, once the
     events already queued are taken, whichever events the mask selects.
 
-    The block runs a task that waits for *sock* to be closed, so *sock*
-    cannot be handed to the ``engine="libzmq"`` proxy (which takes sockets
-    nobody waits on) while the block runs.
+    The block runs a task that waits for *sock* to be closed (through
+    ``Socket.wait_closed()``, which costs the socket nothing and leaves it
+    free to be lent to an ``engine="libzmq"`` proxy).
 
     Args:
         sock: the socket to watch.

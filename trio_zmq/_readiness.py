@@ -27,6 +27,8 @@ socket:
   its turn, see ``_turn.py``) sleep through :meth:`Readiness.park`, so that
   the readiness knows every sleeper: :meth:`Readiness.close` wakes them all,
   and :attr:`Readiness.sleepers` counts them.
+* Tasks that only wait for the close (:meth:`Readiness.wait_closed`) sleep
+  apart: they never watch the FD nor make anyone read ``EVENTS``.
 
 There is never an ``await`` between reading ``EVENTS`` and going to sleep, so
 no edge can fall between the check and the park.
@@ -68,6 +70,7 @@ class Readiness:
     """
 
     __slots__ = (
+        "_closed_lot",
         "_fd",
         "_get",
         "_in_lots",
@@ -90,6 +93,7 @@ class Readiness:
         self.waiting = 0
         self._lots: dict[ParkingLot, None] = {}  # where park() has put tasks
         self._in_lots = 0
+        self._closed_lot = trio.lowlevel.ParkingLot()
         self.closed = False
 
     @property
@@ -201,6 +205,15 @@ class Readiness:
         if self.closed:
             raise closed_socket()
 
+    async def wait_closed(self) -> None:
+        """Sleep until :meth:`close`; return at once, without a checkpoint, if closed.
+
+        Raises:
+            trio.Cancelled: nothing changed.
+        """
+        if not self.closed:
+            await self._closed_lot.park()
+
     def close(self) -> None:
         """Mark closed and wake every sleeper; they raise ``ClosedResourceError``.
 
@@ -216,6 +229,7 @@ class Readiness:
                 reschedule(task)
         for lot in self._lots:
             lot.unpark_all()
+        self._closed_lot.unpark_all()
         if self._watcher_scope is not None:
             notify_closing(self._fd)
 

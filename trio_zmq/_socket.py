@@ -1169,9 +1169,9 @@ class Socket:
 
         Made for parts that own a socket but sleep elsewhere (a proxy waiting
         on its other socket, the pumps of :func:`trio_zmq.open_channels`):
-        a task in this call notices a :meth:`close` at once. Meanwhile it
-        takes its turn watching the socket's FD for other waiters, so it
-        costs nothing else.
+        a task in this call notices a :meth:`close` at once. It costs the
+        socket's other calls nothing, and does not keep the socket from being
+        lent to a libzmq proxy thread.
 
         Raises:
             trio.Cancelled: when cancelled; nothing changed.
@@ -1182,10 +1182,7 @@ class Socket:
         await checkpoint_if_cancelled()
         if self._token is not current_trio_token():
             self._adopt_run()
-        try:
-            await self._rd.wait(0)  # no event satisfies mask 0: only a close ends it
-        except trio.ClosedResourceError:
-            return
+        await self._rd.wait_closed()
 
     def __aiter__(self) -> Self:
         return self
