@@ -91,9 +91,9 @@ class Readiness:
         #: How many tasks are inside :meth:`wait`. Callers on the hot path
         #: check this plain int before paying for :meth:`recheck`.
         self.waiting = 0
-        self._lots: dict[ParkingLot, None] = {}  # where park() has put tasks
+        self._lots: dict[ParkingLot, None] | None = None  # where park() has put tasks
         self._in_lots = 0
-        self._closed_lot = trio.lowlevel.ParkingLot()
+        self._closed_lot: ParkingLot | None = None  # made when first needed
         self.closed = False
 
     @property
@@ -196,6 +196,8 @@ class Readiness:
         """
         if self.closed:
             raise closed_socket()
+        if self._lots is None:
+            self._lots = {}
         self._lots[lot] = None
         self._in_lots += 1
         try:
@@ -212,6 +214,8 @@ class Readiness:
             trio.Cancelled: nothing changed.
         """
         if not self.closed:
+            if self._closed_lot is None:
+                self._closed_lot = trio.lowlevel.ParkingLot()
             await self._closed_lot.park()
 
     def close(self) -> None:
@@ -227,9 +231,10 @@ class Readiness:
             parked, self._parked = self._parked, {}
             for task in parked:
                 reschedule(task)
-        for lot in self._lots:
+        for lot in self._lots or ():
             lot.unpark_all()
-        self._closed_lot.unpark_all()
+        if self._closed_lot is not None:
+            self._closed_lot.unpark_all()
         if self._watcher_scope is not None:
             notify_closing(self._fd)
 

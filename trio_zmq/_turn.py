@@ -68,7 +68,7 @@ class SendTurn:
     def __init__(self, readiness: Readiness) -> None:
         self.owner: Task | None = None
         self.dropping = False
-        self._lot = trio.lowlevel.ParkingLot()
+        self._lot: trio.lowlevel.ParkingLot | None = None  # made when first needed
         self._rd = readiness
 
     def free_for(self, task: Task | None) -> bool:
@@ -76,13 +76,19 @@ class SendTurn:
         owner = self.owner
         return owner is None or owner is task
 
+    def _parking_lot(self) -> trio.lowlevel.ParkingLot:
+        lot = self._lot
+        if lot is None:
+            lot = self._lot = trio.lowlevel.ParkingLot()
+        return lot
+
     def take(self, task: Task) -> None:
         """*task* sent a frame with ``SNDMORE``: its message is open."""
         if self.owner is task:
             return
         self.owner = task
         if _add_breaker is not None:
-            _add_breaker(task, self._lot)
+            _add_breaker(task, self._parking_lot())
 
     def release(self) -> None:
         """The owner sent its last frame: the next message may begin."""
@@ -91,9 +97,10 @@ class SendTurn:
             return
         self.owner = None
         self.dropping = False
-        if _remove_breaker is not None and not self._lot.broken_by:
-            _remove_breaker(owner, self._lot)
-        self._lot.unpark_all()
+        lot = self._parking_lot()
+        if _remove_breaker is not None and not lot.broken_by:
+            _remove_breaker(owner, lot)
+        lot.unpark_all()
 
     def check(self) -> None:
         """Raise if no turn can ever come: the socket closed, or the owner died."""
@@ -115,10 +122,10 @@ class SendTurn:
             self.check()
             try:
                 if _add_breaker is not None:
-                    await self._rd.park(self._lot)
+                    await self._rd.park(self._parking_lot())
                 else:
                     with trio.move_on_after(OWNER_CHECK):
-                        await self._rd.park(self._lot)
+                        await self._rd.park(self._parking_lot())
             except trio.BrokenResourceError as exc:
                 self.check()  # closed wins
                 raise _broken() from exc
