@@ -20,7 +20,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import inproc_name, pair, wait_subscribed
+from .helpers import inproc_name, pair, wait_subscribed
 
 # For each socket type under test: the peer type, and which end sends.
 _PEERS = {

@@ -20,7 +20,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import pair
+from .helpers import pair
 
 T = TypeVar("T")
 N = 3000

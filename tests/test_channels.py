@@ -14,7 +14,7 @@ import trio_zmq
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup
 
-from .conftest import inproc_name, pair, wait_subscribed
+from .helpers import inproc_name, pair, wait_subscribed
 
 
 async def test_messages_from_ten_producer_tasks_all_arrive_exactly_once(

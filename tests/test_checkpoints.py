@@ -12,7 +12,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import pair
+from .helpers import pair
 
 
 class StepCounter(trio.abc.Instrument):

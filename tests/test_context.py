@@ -11,7 +11,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import pair
+from .helpers import pair
 
 
 async def test_exit_closes_every_socket_it_made_and_terminates() -> None:

@@ -8,7 +8,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import inproc_name, pair
+from .helpers import inproc_name, pair
 
 
 async def assert_still_works(a: trio_zmq.Socket, b: trio_zmq.Socket) -> None:
@@ -214,7 +214,7 @@ async def test_socket_used_from_another_thread_raises_runtime_error(
 
 async def test_lent_socket_raises_busy_resource_error(ctx: trio_zmq.Context) -> None:
     a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
-    with a._lend("a test"):
+    with a.lend("a test"):
         with pytest.raises(trio.BusyResourceError, match="in use by a test"):
             await a.send(b"x")
         with pytest.raises(trio.BusyResourceError, match="in use by a test"):

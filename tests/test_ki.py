@@ -17,7 +17,7 @@ import trio_zmq
 import trio_zmq.auth
 from trio_zmq import _ki
 
-from .conftest import inproc_name
+from .helpers import inproc_name
 
 needs_free_protection = pytest.mark.skipif(
     not _ki.FREE, reason="this Trio wraps KI-protected functions; trio_zmq leaves them unprotected"

@@ -14,7 +14,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import inproc_name
+from .helpers import inproc_name
 
 
 async def _until(events: trio_zmq.MonitorEvents, wanted: zmq.Event) -> list[trio_zmq.MonitorEvent]:

@@ -17,7 +17,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import inproc_name, pair
+from .helpers import inproc_name, pair
 
 SYNC_CALLS: dict[str, Callable[[trio_zmq.Socket], object]] = {
     "setsockopt": lambda s: s.setsockopt(zmq.LINGER, 5),

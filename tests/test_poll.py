@@ -16,7 +16,7 @@ import zmq
 import trio_zmq
 from trio_zmq import _poll
 
-from .conftest import inproc_name, pair
+from .helpers import inproc_name, pair
 
 
 @pytest.fixture

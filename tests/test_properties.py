@@ -42,7 +42,7 @@ from hypothesis import strategies as st
 
 import trio_zmq
 
-from .conftest import inproc_name
+from .helpers import inproc_name
 
 # Virtual seconds (the clock is a MockClock). -1 and 0: cancelled before the
 # call does anything; small: lands while the call waits; inf: never.

@@ -14,7 +14,7 @@ import zmq
 import trio_zmq
 from trio_zmq._proxy import _NativeEngine
 
-from .conftest import inproc_name
+from .helpers import inproc_name
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence

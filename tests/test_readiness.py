@@ -16,7 +16,7 @@ import zmq
 import trio_zmq
 from trio_zmq._readiness import Readiness
 
-from .conftest import inproc_name, pair, wait_subscribed
+from .helpers import inproc_name, pair, wait_subscribed
 
 N = 2000
 

@@ -19,7 +19,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import inproc_name
+from .helpers import inproc_name
 
 SOAK = os.environ.get("TRIO_ZMQ_SOAK") == "1"
 soak_only = pytest.mark.skipif(not SOAK, reason="soak test: set TRIO_ZMQ_SOAK=1 (nox -s soak)")

@@ -11,7 +11,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import inproc_name, pair
+from .helpers import inproc_name, pair
 
 
 async def test_bind_returns_the_resolved_endpoint(ctx: trio_zmq.Context) -> None:
@@ -159,7 +159,7 @@ async def test_subscribe_filters_topics(ctx: trio_zmq.Context) -> None:
     pub, sub = pair(ctx, zmq.PUB, zmq.SUB)
     sub.subscribe("weather")
     sub.subscribe(b"news")
-    from .conftest import wait_subscribed
+    from .helpers import wait_subscribed
 
     await wait_subscribed(pub, sub, b"news")
     await pub.send(b"sports 1")
@@ -436,3 +436,10 @@ async def test_a_cancelled_wait_closed_leaves_the_socket_as_it_was(ctx: trio_zmq
     assert not b.closed
     await a.send(b"still works")
     assert await b.recv() == b"still works"
+
+
+async def test_the_run_context_shortcut_agrees_with_trios_public_api() -> None:
+    from trio_zmq._socket import _RUN
+
+    token = trio.lowlevel.current_trio_token()
+    assert _RUN.runner.trio_token is token

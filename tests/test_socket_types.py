@@ -8,7 +8,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import pair, wait_subscribed
+from .helpers import pair, wait_subscribed
 
 TRANSPORTS = ["inproc", "tcp"] + (["ipc"] if zmq.has("ipc") else [])
 

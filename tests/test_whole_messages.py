@@ -18,7 +18,7 @@ import zmq
 import trio_zmq
 import trio_zmq._socket
 
-from .conftest import inproc_name
+from .helpers import inproc_name
 
 SENDERS = [
     pytest.param(zmq.PUSH, zmq.PULL, id="PUSH"),

@@ -29,7 +29,8 @@ from trio.lowlevel import cancel_shielded_checkpoint
 
 from . import _checkpoints
 from ._groups import unwrap_groups
-from ._socket import RECEIVE_ONLY, SEND_ONLY, Socket, socket_types
+from ._kinds import LOCKSTEP, RECEIVE_ONLY, SEND_ONLY
+from ._socket import Socket
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -38,11 +39,6 @@ __all__ = ["open_channels"]
 
 Message = list[bytes]
 
-
-#: Socket types whose next receive is only legal after a send: the receive
-#: pump takes one message each time ``EVENTS`` says one may be taken, because
-#: draining a second at once would be an EFSM error, not ``zmq.Again``.
-_LOCKSTEP = socket_types("REQ", "REP")
 
 # The message that tells the send pump to stop once everything before it has
 # been sent. Compared by identity; users cannot get hold of it.
@@ -142,7 +138,7 @@ async def open_channels(
             async with trio.open_nursery() as nursery:
                 if receives:
                     nursery.start_soon(
-                        _receive_pump, sock, in_send, socket_type in _LOCKSTEP, out_receive
+                        _receive_pump, sock, in_send, socket_type in LOCKSTEP, out_receive
                     )
                 else:
                     in_send.close()

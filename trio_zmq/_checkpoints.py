@@ -23,7 +23,12 @@ variable ``TRIO_ZMQ_STRICT_CHECKPOINTS=1`` sets the same at import time.
 
 from __future__ import annotations
 
+import itertools
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["SCHEDULE_INTERVAL", "set_strict_checkpoints", "strict_checkpoints_enabled"]
 
@@ -32,22 +37,18 @@ __all__ = ["SCHEDULE_INTERVAL", "set_strict_checkpoints", "strict_checkpoints_en
 SCHEDULE_INTERVAL = 64
 
 
-class _Budget:
-    """How many immediate completions may still pass before one must yield.
-
-    A plain object, not a ``threading.local``: it is read on every call, and a
-    thread-local attribute costs several times as much.
-    """
-
-    __slots__ = ("interval", "remaining")
-
-    def __init__(self, interval: int) -> None:
-        self.interval = interval
-        self.remaining = interval
+def _ticks(interval: int) -> Iterator[bool]:
+    """``False``, ``False``, ..., ``True`` (the *interval*-th), and round again."""
+    return itertools.cycle((False,) * (interval - 1) + (True,))
 
 
 _STRICT_AT_START = os.environ.get("TRIO_ZMQ_STRICT_CHECKPOINTS", "") not in ("", "0")
-budget = _Budget(1 if _STRICT_AT_START else SCHEDULE_INTERVAL)
+_interval = 1 if _STRICT_AT_START else SCHEDULE_INTERVAL
+
+#: One item for each call that completed at once: ``True`` when that call must
+#: yield. The hot paths read it as ``next(_checkpoints.ticks)`` (as fast as
+#: counting inline, and the policy stays here); :func:`spend` is the same.
+ticks: Iterator[bool] = _ticks(_interval)
 
 
 def set_strict_checkpoints(enabled: bool = True) -> None:
@@ -60,20 +61,16 @@ def set_strict_checkpoints(enabled: bool = True) -> None:
 
     The switch is process-wide and takes effect at once.
     """
-    budget.interval = 1 if enabled else SCHEDULE_INTERVAL
-    budget.remaining = min(budget.remaining, budget.interval)
+    global ticks, _interval  # the process-wide policy, swapped whole
+    _interval = 1 if enabled else SCHEDULE_INTERVAL
+    ticks = _ticks(_interval)
 
 
 def strict_checkpoints_enabled() -> bool:
     """Whether every immediate call is a full schedule point."""
-    return budget.interval == 1
+    return _interval == 1
 
 
 def spend() -> bool:
     """Count one call that completed at once; True when it must now yield."""
-    b = budget
-    b.remaining -= 1
-    if b.remaining > 0:
-        return False
-    b.remaining = b.interval
-    return True
+    return next(ticks)

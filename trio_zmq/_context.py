@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, final
 import trio
 import zmq
 
+from ._errors import context_closed, context_terminated
 from ._ki import protect_methods
 from ._socket import Socket
 
@@ -99,7 +100,7 @@ class Context:
                 is left behind.
         """
         if self._closed:
-            raise trio.ClosedResourceError("this context was already closed")
+            raise context_closed()
         if not isinstance(socket_type, int):
             raise TypeError(
                 f"socket() takes a socket type such as zmq.PUSH, not {type(socket_type).__name__}"
@@ -108,7 +109,7 @@ class Context:
             zsock = self._ctx.socket(socket_type)
         except zmq.ZMQError as exc:
             if exc.errno == zmq.ETERM or self._ctx.closed:
-                raise trio.ClosedResourceError("the underlying zmq.Context was terminated") from exc
+                raise context_terminated() from exc
             if exc.errno == zmq.EINVAL:
                 raise zmq.ZMQError(
                     exc.errno,
@@ -116,7 +117,7 @@ class Context:
                 ) from exc
             raise
         try:
-            sock = Socket._wrap(zsock, self)
+            sock = Socket._create(zsock, self._forget)
             sock.linger = options.pop("linger", self._linger)
             for name, value in options.items():
                 setattr(sock, name, value)

@@ -1,39 +1,55 @@
-"""One place that turns libzmq's errors into errors that say what to do."""
+"""One place that turns libzmq's errors, and bad input, into errors that say what to do.
+
+Every module raises through here: :func:`translate` (or the
+:func:`translating` context manager) for libzmq's errors, and one function
+per condition for the rest, so that each condition is worded once.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import trio
 import zmq
 
-__all__ = ["again", "closed_socket", "endpoint_error", "translate"]
+from ._kinds import KINDS, kind_name
 
-_REQ_ORDER = (
-    "a REQ socket must alternate: send() one request, then recv() its reply, "
-    "before it can send again. A recv() that was cancelled or timed out still "
-    "owes that reply: call recv() again, or create the socket with "
-    "req_relaxed=1, req_correlate=1 so that a new request may replace the old one"
-)
-_REP_ORDER = (
-    "a REP socket must alternate: recv() a request, then send() exactly one "
-    "reply to it, before it can receive again"
-)
-_EFSM_HINTS: dict[int, str] = {
-    zmq.REQ: _REQ_ORDER,
-    zmq.REP: _REP_ORDER,
-}
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
-_ENOTSUP_HINTS: dict[int, str] = {
-    zmq.PUB: "a PUB socket only sends; receive with a SUB socket (or use XPUB)",
-    zmq.SUB: "a SUB socket only receives; send with a PUB socket (or use XSUB)",
-    zmq.PUSH: "a PUSH socket only sends; receive with a PULL socket",
-    zmq.PULL: "a PULL socket only receives; send with a PUSH socket",
-}
+__all__ = [
+    "again",
+    "check_frames",
+    "check_tcp_port",
+    "closed_socket",
+    "context_closed",
+    "context_terminated",
+    "endpoint_error",
+    "frame_error",
+    "option_type_error",
+    "option_value_error",
+    "raise_translated",
+    "translate",
+    "translating",
+]
+
+
+# ----------------------------------------------------------------------
+# Closed things
 
 
 def closed_socket() -> trio.ClosedResourceError:
     return trio.ClosedResourceError("this socket was already closed")
+
+
+def context_terminated() -> trio.ClosedResourceError:
+    return trio.ClosedResourceError("the socket's zmq.Context was terminated")
+
+
+def context_closed() -> trio.ClosedResourceError:
+    return trio.ClosedResourceError("this context was already closed")
 
 
 def again(message: str) -> zmq.Again:
@@ -43,22 +59,50 @@ def again(message: str) -> zmq.Again:
     return exc
 
 
-def translate(exc: zmq.ZMQError, socket_type: int) -> BaseException:
-    """The exception a user should see for *exc* raised by a socket call."""
+# ----------------------------------------------------------------------
+# libzmq's errors
+
+
+def translate(exc: zmq.ZMQError, socket_type: int = 0) -> BaseException:
+    """The exception a user should see for *exc*, raised by a call on a socket of *socket_type*."""
     code = exc.errno
     if code == _errno.ENOTSOCK:
         return closed_socket()
     if code == zmq.ETERM:
-        return trio.ClosedResourceError("the socket's context was terminated")
+        return context_terminated()
+    kind = KINDS.get(socket_type)
     if code == zmq.EFSM:
-        hint = _EFSM_HINTS.get(socket_type, "the socket's state does not allow this call now")
+        hint = (
+            kind.order_hint
+            if kind and kind.order_hint
+            else "the socket's state does not allow this call now"
+        )
         return zmq.ZMQError(zmq.EFSM, f"Operation cannot be accomplished in current state: {hint}")
-    if code == zmq.ENOTSUP:
-        name = zmq.SocketType(socket_type).name
-        hint = _ENOTSUP_HINTS.get(socket_type, "this socket type does not support the call")
-        return zmq.ZMQError(code, f"Operation not supported on a {name} socket: {hint}")
+    if code == zmq.ENOTSUP and kind is not None:
+        hint = kind.only_hint or "this socket type does not support the call"
+        return zmq.ZMQError(code, f"Operation not supported on a {kind.name} socket: {hint}")
     return exc
 
+
+def raise_translated(exc: zmq.ZMQError, socket_type: int = 0) -> NoReturn:
+    """Raise what :func:`translate` makes of *exc*, chained to it."""
+    translated = translate(exc, socket_type)
+    if translated is exc:
+        raise exc
+    raise translated from exc
+
+
+@contextlib.contextmanager
+def translating(socket_type: int = 0) -> Iterator[None]:
+    """Translate the libzmq errors raised in the block (see :func:`translate`)."""
+    try:
+        yield
+    except zmq.ZMQError as exc:
+        raise_translated(exc, socket_type)
+
+
+# ----------------------------------------------------------------------
+# Endpoints
 
 _ENDPOINT_FORMS = (
     "endpoints look like 'tcp://127.0.0.1:5555', 'tcp://*:*', 'ipc:///tmp/name' or 'inproc://name'"
@@ -69,7 +113,7 @@ def endpoint_error(exc: zmq.ZMQError, action: str, addr: object) -> BaseExceptio
     """*exc* from bind/connect/unbind/disconnect, with the endpoint named."""
     code = exc.errno
     if code in (_errno.ENOTSOCK, zmq.ETERM):
-        return translate(exc, 0)
+        return translate(exc)
     if code == _errno.EADDRINUSE:
         hint = (
             "another socket is already bound there; choose another port, or bind "
@@ -103,3 +147,82 @@ def check_tcp_port(action: str, addr: str) -> None:
             f"cannot {action} {addr!r}: port {port} is out of range "
             "(ports go from 1 to 65535, or '*' for any free one)",
         )
+
+
+# ----------------------------------------------------------------------
+# Options
+
+
+def option_value_error(
+    exc: zmq.ZMQError, option: int, value: object, socket_type: int
+) -> zmq.ZMQError:
+    """libzmq's ``EINVAL`` for an option value, with the option and the socket named."""
+    try:
+        name = zmq.SocketOption(option).name
+    except ValueError:
+        name = str(option)
+    subscription = option in (int(zmq.SUBSCRIBE), int(zmq.UNSUBSCRIBE))
+    hint = "; only SUB and XSUB sockets have subscriptions" if subscription else ""
+    return zmq.ZMQError(
+        exc.errno,
+        f"invalid value {value!r} for option {name} on a {kind_name(socket_type)} socket{hint}",
+    )
+
+
+def option_type_error(option: int, value: object) -> TypeError:
+    """Text given to an option that takes an int."""
+    return TypeError(f"option {zmq.SocketOption(option).name} takes an int, not str {value!r}")
+
+
+# ----------------------------------------------------------------------
+# Frames
+
+
+def _not_bytes_error(data: object, call: str) -> TypeError:
+    if isinstance(data, str):
+        return TypeError(
+            f"{call}() takes bytes, a buffer or a zmq.Frame, not str; "
+            "encode it, or use send_string() to send text"
+        )
+    if isinstance(data, (list, tuple)):
+        return TypeError(
+            f"{call}() takes one frame, not a {type(data).__name__}; "
+            "use send_multipart() to send a list of frames"
+        )
+    return TypeError(
+        f"{call}() takes bytes, a buffer or a zmq.Frame, not {type(data).__name__}; "
+        "use send_json() or send_pyobj() to send other objects"
+    )
+
+
+def frame_error(data: object, call: str) -> TypeError | None:
+    """Why pyzmq would refuse *data* as a frame, or ``None`` if it takes it."""
+    if type(data) is bytes or isinstance(data, zmq.Frame):
+        return None
+    try:
+        view = memoryview(data)  # type: ignore[arg-type]
+    except TypeError:
+        return _not_bytes_error(data, call)
+    with view:
+        if view.contiguous:
+            return None
+    return TypeError(
+        f"{call}() takes a contiguous buffer, and this {type(data).__name__} is not "
+        "(a strided slice, say): pass bytes(frame), or numpy.ascontiguousarray(array)"
+    )
+
+
+def check_frames(parts: Sequence[Any], call: str = "send_multipart") -> None:
+    """Fail before the first frame goes out, so no half message is sent."""
+    if isinstance(parts, (str, bytes, bytearray, memoryview, zmq.Frame)):
+        raise TypeError(
+            f"{call}() takes a list of frames, not a single "
+            f"{type(parts).__name__}; use send() for a one-frame message"
+        )
+    if not parts:
+        raise ValueError(f"{call}() needs at least one frame; send [b''] for an empty message")
+    for part in parts:
+        if type(part) is not bytes:
+            error = frame_error(part, call)
+            if error is not None:
+                raise error

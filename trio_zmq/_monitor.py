@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, final
 import trio
 import zmq
 
-from ._errors import translate
+from ._errors import closed_socket
 from ._groups import unwrap_groups
 from ._socket import Socket
 
@@ -97,7 +97,7 @@ class MonitorEvents:
         raise TypeError("MonitorEvents come from `async with trio_zmq.open_monitor(sock)`")
 
     @classmethod
-    def _new(cls, sock: Socket, watched: Socket) -> MonitorEvents:
+    def _create(cls, sock: Socket, watched: Socket) -> MonitorEvents:
         self = object.__new__(cls)
         self._sock = sock
         self._watched = watched
@@ -195,7 +195,8 @@ async def open_monitor(sock: Socket, events: int = zmq.EVENT_ALL) -> AsyncIterat
     """
     if not isinstance(sock, Socket):
         raise TypeError(f"open_monitor() takes a trio_zmq.Socket, not {type(sock).__name__}")
-    sock._check_usable()
+    if sock.closed:
+        raise closed_socket()
     if sock in _monitored:
         raise trio.BusyResourceError(
             "this socket already has an open monitor; libzmq allows one per socket, so "
@@ -203,15 +204,7 @@ async def open_monitor(sock: Socket, events: int = zmq.EVENT_ALL) -> AsyncIterat
         )
     raw = sock.underlying
     addr = f"inproc://trio-zmq-monitor-{next(_names)}-{id(raw):x}"
-    try:
-        raw.monitor(addr, int(events))
-    except zmq.ZMQError as exc:
-        translated = translate(exc, 0)
-        if translated is exc:
-            raise
-        raise translated from exc
-    finally:
-        sock._after_sync_call()
+    sock.monitor(addr, int(events))
     _monitored.add(sock)
     monitor: Socket | None = None
     try:
@@ -224,7 +217,7 @@ async def open_monitor(sock: Socket, events: int = zmq.EVENT_ALL) -> AsyncIterat
         pair.rcvhwm = 0
         pair.connect(addr)
         monitor = Socket.from_socket(pair)
-        stream = MonitorEvents._new(monitor, sock)
+        stream = MonitorEvents._create(monitor, sock)
         with unwrap_groups():
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(stream._wake_receivers_on_close)
@@ -240,10 +233,7 @@ async def open_monitor(sock: Socket, events: int = zmq.EVENT_ALL) -> AsyncIterat
 
 
 def _stop_monitoring(sock: Socket) -> None:
-    if sock.closed or sock._lent_to is not None:
-        # Closed: libzmq already stopped the monitor. Lent: the socket belongs
-        # to a thread for now; the monitor's events go nowhere and are dropped.
-        return
-    with contextlib.suppress(zmq.ZMQError):
-        sock.underlying.monitor(None, 0)
-    sock._after_sync_call()
+    # Closed: libzmq already stopped the monitor. Lent: the socket belongs to
+    # a thread for now; the monitor's events go nowhere and are dropped.
+    with contextlib.suppress(trio.ClosedResourceError, trio.BusyResourceError, zmq.ZMQError):
+        sock.disable_monitor()

@@ -48,10 +48,11 @@ import trio
 import zmq
 from trio.lowlevel import checkpoint
 
-from ._errors import translate
+from ._errors import raise_translated
 from ._groups import unwrap_groups
 from ._ki import call_user
-from ._socket import RECEIVE_ONLY, SEND_ONLY, Socket
+from ._kinds import DEVICES, RECEIVE_ONLY, SEND_ONLY, kind_name
+from ._socket import Socket
 
 __all__ = [
     "ProxyControl",
@@ -126,7 +127,7 @@ class ProxyStatistics:
 
 
 def _type_name(sock: Socket) -> str:
-    return zmq.SocketType(sock.socket_type).name
+    return kind_name(sock.socket_type)
 
 
 def _can_receive(sock: Socket) -> bool:
@@ -188,7 +189,7 @@ class ProxyControl:
         )
 
     @classmethod
-    def _new(cls, impl: _NativeEngine | _LibzmqEngine) -> ProxyControl:
+    def _create(cls, impl: _NativeEngine | _LibzmqEngine) -> ProxyControl:
         self = object.__new__(cls)
         self._impl = impl
         return self
@@ -329,16 +330,12 @@ class _NativeEngine:
 
     @staticmethod
     def _writable(sock: Socket) -> bool:
-        # Through the socket's Readiness, which hands what it reads to any
-        # task asleep on the socket: reading EVENTS can swallow their edge.
-        # A closed socket reads as full; the pump's next wait raises the
-        # right error.
-        rd = sock._rd
-        if rd.closed:
-            return False
+        # Socket.events hands what it reads to any task asleep on the socket:
+        # reading EVENTS can swallow their edge. A closed socket reads as
+        # full; the pump's next wait raises the right error.
         try:
-            return bool(rd.events() & _POLLOUT)
-        except zmq.ZMQError:
+            return bool(sock.events & _POLLOUT)
+        except (trio.ClosedResourceError, zmq.ZMQError):
             return False
 
     async def _pump(self, src: Socket, dst: Socket, side: Side) -> None:
@@ -541,7 +538,7 @@ class _LibzmqEngine:
                 raw: dict[int, zmq.Socket[Any]] = {}
                 for sock in self._sockets:
                     if sock is not None and id(sock) not in raw:
-                        raw[id(sock)] = lent.enter_context(sock._lend(_BORROWER))
+                        raw[id(sock)] = lent.enter_context(sock.lend(_BORROWER))
                 frontend, backend, capture = self._sockets
                 raw_capture = None if capture is None else raw[id(capture)]
                 with unwrap_groups():
@@ -556,7 +553,7 @@ class _LibzmqEngine:
                                 self._thread_main, raw[id(frontend)], raw[id(backend)], raw_capture
                             )
                         except zmq.ZMQError as exc:
-                            _raise_translated(exc)
+                            raise_translated(exc)
                         finally:
                             self._thread_done = True
                             nursery.cancel_scope.cancel()
@@ -643,13 +640,6 @@ def _probe_in_thread(context: zmq.Context[Any]) -> tuple[bytes, bytes]:
         for sock in sockets:
             sock.close()
     return (b"PAUSE", b"RESUME") if forwarded == 0 else (b"RESUME", b"PAUSE")
-
-
-def _raise_translated(exc: zmq.ZMQError) -> NoReturn:
-    translated = translate(exc, 0)
-    if translated is exc:
-        raise exc
-    raise translated from exc
 
 
 # ----------------------------------------------------------------------
@@ -754,24 +744,12 @@ async def steerable_proxy(
         if engine == "native"
         else _LibzmqEngine(frontend, backend, capture)
     )
-    await impl.run(task_status, ProxyControl._new(impl))
-
-
-_DEVICE_TYPES: dict[int, tuple[str, frozenset[int], frozenset[int], str]] = {
-    zmq.QUEUE: ("QUEUE", frozenset({zmq.ROUTER}), frozenset({zmq.DEALER}), "ROUTER / DEALER"),
-    zmq.FORWARDER: (
-        "FORWARDER",
-        frozenset({zmq.SUB, zmq.XSUB}),
-        frozenset({zmq.PUB, zmq.XPUB}),
-        "SUB or XSUB / PUB or XPUB",
-    ),
-    zmq.STREAMER: ("STREAMER", frozenset({zmq.PULL}), frozenset({zmq.PUSH}), "PULL / PUSH"),
-}
+    await impl.run(task_status, ProxyControl._create(impl))
 
 
 def _check_device(kind: int, frontend: Socket, backend: Socket) -> None:
     try:
-        name, front_types, back_types, wanted = _DEVICE_TYPES[int(kind)]
+        device = DEVICES[int(kind)]
     except (KeyError, TypeError, ValueError):
         raise ValueError(
             f"unknown device kind {kind!r}: use zmq.QUEUE, zmq.FORWARDER or zmq.STREAMER"
@@ -779,9 +757,9 @@ def _check_device(kind: int, frontend: Socket, backend: Socket) -> None:
     for sock in (frontend, backend):
         if not isinstance(sock, Socket):
             raise TypeError(f"device() takes trio_zmq.Socket objects, not {type(sock).__name__}")
-    if frontend.socket_type not in front_types or backend.socket_type not in back_types:
+    if not device.fits(frontend.socket_type, backend.socket_type):
         raise ValueError(
-            f"a {name} device needs {wanted} frontend/backend sockets, not "
+            f"a {device.name} device needs {device.wanted} frontend/backend sockets, not "
             f"{_type_name(frontend)} / {_type_name(backend)}; "
             "use trio_zmq.proxy() to forward between other socket types"
         )

@@ -42,8 +42,19 @@ from trio.lowlevel import (
 from zmq.utils import jsonapi
 
 from . import _checkpoints
-from ._errors import again, check_tcp_port, closed_socket, endpoint_error, translate
+from ._errors import (
+    again,
+    check_frames,
+    check_tcp_port,
+    closed_socket,
+    endpoint_error,
+    frame_error,
+    option_type_error,
+    option_value_error,
+    raise_translated,
+)
 from ._ki import call_user, protect_methods
+from ._kinds import DISCARDS_REST
 from ._readiness import Readiness
 from ._turn import SendTurn
 
@@ -54,7 +65,6 @@ if TYPE_CHECKING:
     from trio.lowlevel import Task, TrioToken
     from typing_extensions import Buffer, Self
 
-    from ._context import Context
 
 __all__ = ["Socket"]
 
@@ -72,12 +82,9 @@ _SNDMORE = int(zmq.SNDMORE)
 _POLLIN = int(zmq.POLLIN)
 _POLLOUT = int(zmq.POLLOUT)
 _RCVMORE = int(zmq.RCVMORE)
+_EVENTS = int(zmq.EVENTS)
 _RCVTIMEO = int(zmq.RCVTIMEO)
 _SNDTIMEO = int(zmq.SNDTIMEO)
-_SUBSCRIBE = int(zmq.SUBSCRIBE)
-_UNSUBSCRIBE = int(zmq.UNSUBSCRIBE)
-_budget = _checkpoints.budget
-_spend = _checkpoints.spend
 
 # Seconds between retries when EVENTS says ready but the call would block
 # (see _wait_and_attempt).
@@ -85,75 +92,41 @@ _MIN_PAUSE = 0.001
 _MAX_PAUSE = 0.016
 
 
-def socket_types(*names: str) -> frozenset[int]:
-    """The types of these names that this pyzmq has (draft types exist only in some)."""
-    return frozenset(int(getattr(zmq, name)) for name in names if hasattr(zmq, name))
-
-
-#: Socket types that only send, and those that only receive.
-SEND_ONLY = socket_types("PUB", "PUSH", "RADIO", "SCATTER")
-RECEIVE_ONLY = socket_types("SUB", "PULL", "DISH", "GATHER")
-#: Socket types whose libzmq discards the rest of a message by itself once
-#: its peer went away between two frames (see Socket._put_frames).
-_DISCARDS_REST = socket_types("PUSH", "DEALER", "REQ")
-
 _LENT: Any = object()  # stands in for the run token while the socket is lent
+_UNOWNED: Any = object()  # the run token of a socket that no run has used yet
+
+
+class _PublicRunContext:
+    """``.runner.trio_token`` through Trio's public API, where its run context moved."""
+
+    @property
+    def runner(self) -> Any:
+        try:
+            current_trio_token()
+        except RuntimeError:
+            raise AttributeError("runner") from None  # as Trio's own, outside a run
+        return self
+
+    @property
+    def trio_token(self) -> TrioToken:
+        return current_trio_token()
+
+
+# Which run is current, read from Trio's run context directly: every call
+# checks it, and current_trio_token() costs twice as much (test_socket.py
+# checks that the two agree). Outside a run, ``.runner`` is missing; in a run
+# that never asked for its token, ``.runner.trio_token`` is None, which is
+# never a socket's token: such a call takes the slow path, which asks.
+try:
+    from trio._core._run import GLOBAL_RUN_CONTEXT as _RUN
+except ImportError:  # pragma: no cover - a Trio that keeps it elsewhere
+    _RUN = _PublicRunContext()  # type: ignore[assignment,misc]
 
 #: Option names accepted as attributes and as ``ctx.socket(**options)``.
 _OPTION_NAMES = frozenset(name.lower() for name in zmq.SocketOption.__members__) | {"hwm"}
 _BYTES_OPTIONS = frozenset(
     int(opt) for opt in zmq.SocketOption if opt._opt_type == zmq.constants._OptType.bytes
 )
-
-
-def _not_bytes_error(data: object, call: str, text_call: str) -> TypeError:
-    if isinstance(data, str):
-        return TypeError(
-            f"{call}() takes bytes, a buffer or a zmq.Frame, not str; "
-            f"encode it, or use {text_call}() to send text"
-        )
-    if isinstance(data, (list, tuple)):
-        return TypeError(
-            f"{call}() takes one frame, not a {type(data).__name__}; "
-            "use send_multipart() to send a list of frames"
-        )
-    return TypeError(
-        f"{call}() takes bytes, a buffer or a zmq.Frame, not {type(data).__name__}; "
-        "use send_json() or send_pyobj() to send other objects"
-    )
-
-
-def _frame_error(data: object, call: str) -> TypeError | None:
-    """Why pyzmq would refuse *data* as a frame, or ``None`` if it takes it."""
-    if type(data) is bytes or isinstance(data, zmq.Frame):
-        return None
-    try:
-        view = memoryview(data)  # type: ignore[arg-type]
-    except TypeError:
-        return _not_bytes_error(data, call, "send_string")
-    with view:
-        if view.contiguous:
-            return None
-    return TypeError(
-        f"{call}() takes a contiguous buffer, and this {type(data).__name__} is not "
-        "(a strided slice, say): pass bytes(frame), or numpy.ascontiguousarray(array)"
-    )
-
-
-def _check_frames(parts: Sequence[Any], call: str = "send_multipart") -> None:
-    """Fail before the first frame goes out, so no half message is sent."""
-    if isinstance(parts, (str, bytes, bytearray, memoryview, zmq.Frame)):
-        raise TypeError(
-            f"{call}() takes a list of frames, not a single "
-            f"{type(parts).__name__}; use send() for a one-frame message"
-        )
-    if not parts:
-        raise ValueError(f"{call}() needs at least one frame; send [b''] for an empty message")
-    for part in parts:
-        if type(part) is not bytes:
-            error = _frame_error(part, call)
-            if error is not None:
-                raise error
 
 
 @final
@@ -180,8 +153,8 @@ class Socket:
 
     __slots__ = (
         "__weakref__",
-        "_context",
         "_lent_to",
+        "_on_close",
         "_rcvtimeo",
         "_rd",
         "_slept",
@@ -200,9 +173,9 @@ class Socket:
     _sndtimeo: int
     _turn: SendTurn
     _slept: int
-    _token: TrioToken | None
+    _token: TrioToken
     _thread: int | None
-    _context: Context | None
+    _on_close: Callable[[Socket], object] | None
     _lent_to: str | None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -223,10 +196,14 @@ class Socket:
             TypeError: *sock* is not a plain, open pyzmq socket (an asyncio
                 socket from ``zmq.asyncio`` cannot be wrapped).
         """
-        return cls._wrap(sock, None)
+        return cls._create(sock)
 
     @classmethod
-    def _wrap(cls, sock: zmq.Socket[Any], context: Context | None) -> Socket:
+    def _create(
+        cls, sock: zmq.Socket[Any], on_close: Callable[[Socket], object] | None = None
+    ) -> Socket:
+        """Wrap *sock*; *on_close* is called with the wrapper when it closes (a context's
+        bookkeeping)."""
         if not isinstance(sock, zmq.Socket):
             raise TypeError(
                 f"trio_zmq.Socket.from_socket() takes a zmq.Socket, not {type(sock).__name__}"
@@ -249,11 +226,11 @@ class Socket:
         try:
             self._token = current_trio_token()
         except RuntimeError:
-            self._token = None  # made outside a run: adopted by the first run to use it
+            self._token = _UNOWNED  # made outside a run: adopted by the first run to use it
             self._thread = None
         else:
             self._thread = threading.get_ident()
-        self._context = context
+        self._on_close = on_close
         self._lent_to = None
         return self
 
@@ -269,22 +246,27 @@ class Socket:
         """The first async use binds the socket to its Trio run; others fail.
 
         Reached only when ``self._token`` is not the current run's token: so
-        lending the socket (:meth:`_lend`) costs the hot path nothing.
+        lending the socket (:meth:`lend`) costs the hot path nothing.
         """
         if self._lent_to is not None:
             raise self._busy()
-        self._check_caller(current_trio_token())
+        self._check_caller()
 
-    def _check_caller(self, token: TrioToken | None) -> None:
+    def _check_caller(self) -> None:
         """Refuse a caller from outside the run that owns the socket.
 
-        *token* is the caller's run (``None`` outside any), known to differ
-        from the owner's. A socket that no run owns yet is adopted by the
-        first run that uses it. Outside any run, on the owner's thread, the
-        owner's run is over (it would be current otherwise), so nothing can
-        race the call: closing a socket after ``trio.run()`` returned is fine.
+        A socket that no run owns yet is adopted by the first run that uses
+        it. Outside any run, on the owner's thread, the owner's run is over
+        (it would be current otherwise), so nothing can race the call:
+        closing a socket after ``trio.run()`` returned is fine.
         """
-        if self._token is None:
+        try:
+            token: TrioToken | None = current_trio_token()
+        except RuntimeError:  # not in any run: another thread, or after trio.run
+            token = None
+        if token is self._token:
+            return
+        if self._token is _UNOWNED:
             if token is not None:
                 self._token = token
                 self._thread = threading.get_ident()
@@ -312,24 +294,31 @@ class Socket:
 
         Checked before the call changes anything.
         """
+        try:
+            token: TrioToken | None = _RUN.runner.trio_token
+        except AttributeError:  # not in any run: another thread, or after it
+            token = None
+        if token is self._token and self._lent_to is None and not self._rd.closed:
+            return
         if self._rd.closed:
             raise closed_socket()
         if self._lent_to is not None:
             raise self._busy()
-        try:
-            token: TrioToken | None = current_trio_token()
-        except RuntimeError:  # not in any run: another thread, or after trio.run
-            token = None
-        if token is not self._token:
-            self._check_caller(token)
+        self._check_caller()
 
     @contextlib.contextmanager
-    def _lend(self, borrower: str) -> Iterator[zmq.Socket[Any]]:
-        """Hand the raw socket to *borrower* (a worker thread) for a while.
+    def lend(self, borrower: str) -> Iterator[zmq.Socket[Any]]:
+        """Hand the raw socket to *borrower*, a worker thread, for the ``with`` block.
 
         Meanwhile every call on this wrapper raises ``trio.BusyResourceError``
         naming *borrower*, instead of racing it on a socket that is not
-        thread-safe.
+        thread-safe. The libzmq engine of :func:`trio_zmq.proxy` lends its
+        sockets to its thread this way.
+
+        Raises:
+            trio.BusyResourceError: tasks are waiting on the socket (or it is
+                lent already); nothing changed.
+            trio.ClosedResourceError: the socket is closed.
         """
         self._check_usable()
         if self._rd.sleepers:
@@ -350,10 +339,7 @@ class Socket:
         # EHOSTUNREACH, ...), which can clear the FD under a sleeping task.
         if self._rd.waiting:
             self._rd.recheck()
-        translated = translate(exc, self._type)
-        if translated is exc:
-            raise exc
-        raise translated from exc
+        raise_translated(exc, self._type)
 
     def _after_sync_call(self) -> None:
         # A synchronous call into libzmq may have processed the socket's
@@ -371,12 +357,7 @@ class Socket:
         rd = self._rd
         if rd.waiting:
             rd.recheck()
-        budget = _budget  # _checkpoints.spend(), inlined: this runs on every call
-        budget.remaining -= 1
-        if budget.remaining > 0:
-            return False
-        budget.remaining = budget.interval
-        return True
+        return next(_checkpoints.ticks)
 
     async def _retry(
         self, mask: int, attempt: Callable[[], T], flags: int, tried: bool, sender: Task | None
@@ -467,11 +448,6 @@ class Socket:
         """Whether the socket is closed."""
         return self._rd.closed or self._sock.closed
 
-    @property
-    def context(self) -> Context | None:
-        """The :class:`trio_zmq.Context` that made this socket, if any."""
-        return self._context
-
     def _endpoint_call(self, action: str, addr: str, call: Callable[[str], object]) -> None:
         self._check_usable()
         if not isinstance(addr, str):
@@ -538,25 +514,13 @@ class Socket:
         opt = int(option)
         if isinstance(value, str):
             if opt not in _BYTES_OPTIONS:
-                raise TypeError(
-                    f"option {zmq.SocketOption(opt).name} takes an int, not str {value!r}"
-                )
+                raise option_type_error(opt, value)
             value = value.encode("utf-8")
         try:
             self._sock.set(opt, value)
         except zmq.ZMQError as exc:
             if exc.errno == zmq.EINVAL:
-                name = _option_name(opt)
-                hint = (
-                    "; only SUB and XSUB sockets have subscriptions"
-                    if opt in (_SUBSCRIBE, _UNSUBSCRIBE)
-                    else ""
-                )
-                raise zmq.ZMQError(
-                    exc.errno,
-                    f"invalid value {value!r} for option {name} on a "
-                    f"{zmq.SocketType(self._type).name} socket{hint}",
-                ) from exc
+                raise option_value_error(exc, opt, value, self._type) from exc
             self._fail(exc)
         finally:
             self._after_sync_call()
@@ -568,6 +532,8 @@ class Socket:
     def get(self, option: int) -> Any:
         """Read a socket option (an int, or bytes for byte options)."""
         self._check_usable()
+        if option == _EVENTS:
+            return self._read_events()
         try:
             return self._sock.get(int(option))
         except zmq.ZMQError as exc:
@@ -577,6 +543,44 @@ class Socket:
 
     setsockopt = set
     getsockopt = get
+
+    @property
+    def events(self) -> int:
+        """``zmq.EVENTS`` (``POLLIN``, ``POLLOUT``), read once; tasks asleep on the socket get the news.
+
+        Reading ``EVENTS`` can take the FD's edge from under a sleeping
+        task; read here, it wakes whoever the news concerns.
+        """
+        try:  # _check_usable(), its common case inlined: the proxy reads this per message
+            if self._lent_to is not None or _RUN.runner.trio_token is not self._token:
+                self._check_usable()
+        except AttributeError:
+            self._check_usable()  # not in any run: raises
+        return self._read_events()
+
+    def _read_events(self) -> int:
+        try:
+            return self._rd.events()
+        except zmq.ZMQError as exc:
+            self._fail(exc)
+
+    def monitor(self, addr: str | None, events: int = zmq.EVENT_ALL) -> None:
+        """Start sending this socket's connection events to a PAIR at *addr* (``inproc://...``).
+
+        As pyzmq's ``monitor``; ``None`` stops it (see :meth:`disable_monitor`).
+        :func:`trio_zmq.open_monitor` does all of it for you.
+        """
+        self._check_usable()
+        try:
+            self._sock.monitor(addr, int(events))
+        except zmq.ZMQError as exc:
+            self._fail(exc)
+        finally:
+            self._after_sync_call()
+
+    def disable_monitor(self) -> None:
+        """Stop sending connection events (as pyzmq's ``disable_monitor``)."""
+        self.monitor(None, 0)
 
     def set_string(self, option: int, value: str, encoding: str = "utf-8") -> None:
         """Set a byte option from text."""
@@ -649,8 +653,8 @@ class Socket:
             raise TypeError(f"close() takes linger in ms as int or None, not {linger!r}")
         rd.close()  # wakes every sleeper; notify_closing before the FD goes away
         self._turn.close()  # a message half sent is gone with the socket
-        if self._context is not None:
-            self._context._forget(self)
+        if self._on_close is not None:
+            self._on_close(self)
         self._sock.close(linger=linger)
 
     async def aclose(self) -> None:
@@ -721,11 +725,11 @@ class Socket:
                 :meth:`send_string` for text); raised before any wait.
         """
         await checkpoint_if_cancelled()
-        if self._token is not current_trio_token():
+        if self._token is not _RUN.runner.trio_token:
             self._adopt_run()
         result: zmq.MessageTracker | None
         if flags & _SNDMORE or self._turn.owner is not None or self._slept & _POLLOUT:
-            error = _frame_error(data, "send")  # before any wait
+            error = frame_error(data, "send")  # before any wait
             if error is not None:
                 raise error
             result = await self._send_frames((data,), flags, copy, track, False)
@@ -737,15 +741,12 @@ class Socket:
             except zmq.ZMQError as exc:
                 self._fail(exc)
             except (TypeError, ValueError, BufferError) as exc:
-                raise (_frame_error(data, "send") or exc) from None
+                raise (frame_error(data, "send") or exc) from None
         # _settle(), inlined on the two hottest paths: a method call is a
         # tenth of what this call costs in all.
         if self._rd.waiting:
             self._rd.recheck()
-        budget = _budget
-        budget.remaining -= 1
-        if budget.remaining <= 0:
-            budget.remaining = budget.interval
+        if next(_checkpoints.ticks):
             await cancel_shielded_checkpoint()
         return result
 
@@ -779,9 +780,9 @@ class Socket:
                 sent and before any wait.
         """
         await checkpoint_if_cancelled()
-        if self._token is not current_trio_token():
+        if self._token is not _RUN.runner.trio_token:
             self._adopt_run()
-        _check_frames(msg_parts)
+        check_frames(msg_parts)
         if self._turn.owner is None and not self._slept & _POLLOUT:
             try:
                 result = self._put_frames(msg_parts, flags, copy, track, False)
@@ -860,7 +861,7 @@ class Socket:
             except zmq.Again:
                 if not (opened or i):
                     raise  # nothing went out: the caller may wait and retry
-                dropping = part_flags & _SNDMORE != 0 and self._type not in _DISCARDS_REST
+                dropping = part_flags & _SNDMORE != 0 and self._type not in DISCARDS_REST
         if more:
             turn.take(current_task())
             turn.dropping = dropping
@@ -940,7 +941,7 @@ class Socket:
                 receive now (REQ: send first).
         """
         await checkpoint_if_cancelled()
-        if self._token is not current_trio_token():
+        if self._token is not _RUN.runner.trio_token:
             self._adopt_run()
         sock = self._sock
         result: bytes | zmq.Frame
@@ -961,10 +962,7 @@ class Socket:
         # tenth of what this call costs in all.
         if self._rd.waiting:
             self._rd.recheck()
-        budget = _budget
-        budget.remaining -= 1
-        if budget.remaining <= 0:
-            budget.remaining = budget.interval
+        if next(_checkpoints.ticks):
             await cancel_shielded_checkpoint()
         return result
 
@@ -1005,7 +1003,7 @@ class Socket:
         no frame of the message was taken.
         """
         await checkpoint_if_cancelled()
-        if self._token is not current_trio_token():
+        if self._token is not _RUN.runner.trio_token:
             self._adopt_run()
         result: list[Any]
         if self._slept & _POLLIN:
@@ -1066,7 +1064,11 @@ class Socket:
 
     def send_nowait(self, data: Buffer | zmq.Frame, flags: int = 0, *, copy: bool = True) -> None:
         """Send one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
-        self._check_usable()
+        try:  # _check_usable(), its common case inlined
+            if self._lent_to is not None or _RUN.runner.trio_token is not self._token:
+                self._check_usable()
+        except AttributeError:
+            self._check_usable()  # not in any run: raises
         if flags & _SNDMORE or self._turn.owner is not None:
             self._turn.check()
             raise trio.WouldBlock  # an open message's turn needs a task; use send()
@@ -1077,7 +1079,7 @@ class Socket:
         except zmq.ZMQError as exc:
             self._fail(exc)
         except (TypeError, ValueError, BufferError) as exc:
-            raise (_frame_error(data, "send_nowait") or exc) from None
+            raise (frame_error(data, "send_nowait") or exc) from None
         self._after_sync_call()
 
     def send_multipart_nowait(
@@ -1088,8 +1090,12 @@ class Socket:
         A message whose peer vanishes between two frames is dropped, as in
         :meth:`send_multipart`.
         """
-        self._check_usable()
-        _check_frames(msg_parts, "send_multipart_nowait")
+        try:  # _check_usable(), its common case inlined
+            if self._lent_to is not None or _RUN.runner.trio_token is not self._token:
+                self._check_usable()
+        except AttributeError:
+            self._check_usable()  # not in any run: raises
+        check_frames(msg_parts, "send_multipart_nowait")
         if self._turn.owner is not None:
             self._turn.check()
             raise trio.WouldBlock
@@ -1103,7 +1109,11 @@ class Socket:
 
     def recv_nowait(self, flags: int = 0) -> bytes:
         """Receive one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
-        self._check_usable()
+        try:  # _check_usable(), its common case inlined
+            if self._lent_to is not None or _RUN.runner.trio_token is not self._token:
+                self._check_usable()
+        except AttributeError:
+            self._check_usable()  # not in any run: raises
         try:
             data: bytes = _recv(self._sock, flags | _NOBLOCK, True, False)
         except zmq.Again:
@@ -1115,7 +1125,11 @@ class Socket:
 
     def recv_multipart_nowait(self, flags: int = 0) -> list[bytes]:
         """Receive a whole message now or raise ``trio.WouldBlock``; never a checkpoint."""
-        self._check_usable()
+        try:  # _check_usable(), its common case inlined
+            if self._lent_to is not None or _RUN.runner.trio_token is not self._token:
+                self._check_usable()
+        except AttributeError:
+            self._check_usable()  # not in any run: raises
         try:
             parts: list[bytes] = self._recv_parts_now(flags, True, False)
         except zmq.Again:
@@ -1144,7 +1158,7 @@ class Socket:
             trio.ClosedResourceError: the socket is or gets closed.
         """
         await checkpoint_if_cancelled()
-        if self._token is not current_trio_token():
+        if self._token is not _RUN.runner.trio_token:
             self._adopt_run()
         mask = int(flags)
         rd = self._rd
@@ -1155,7 +1169,7 @@ class Socket:
         except zmq.ZMQError as exc:
             self._fail(exc)
         if events or timeout == 0:
-            if _spend():
+            if _checkpoints.spend():
                 await cancel_shielded_checkpoint()
             return events
         seconds = math.inf if timeout is None or timeout < 0 else timeout / 1000
@@ -1180,7 +1194,7 @@ class Socket:
             await checkpoint()
             return
         await checkpoint_if_cancelled()
-        if self._token is not current_trio_token():
+        if self._token is not _RUN.runner.trio_token:
             self._adopt_run()
         await self._rd.wait_closed()
 
@@ -1193,13 +1207,6 @@ class Socket:
             return await self.recv_multipart()
         except trio.ClosedResourceError:
             raise StopAsyncIteration from None
-
-
-def _option_name(opt: int) -> str:
-    try:
-        return zmq.SocketOption(opt).name
-    except ValueError:
-        return str(opt)
 
 
 protect_methods(Socket)
