@@ -66,9 +66,12 @@ def inproc_name(tag: str = "t") -> str:
     return f"inproc://{tag}-{os.getpid()}-{_counter}"
 
 
+_ABSTRACT: bool = sys.platform.startswith("linux")
+
+
 def _ipc_name(name: str) -> str:
     """An ipc endpoint: Linux's abstract namespace, or a file in a short temp directory."""
-    if sys.platform.startswith("linux"):
+    if _ABSTRACT:
         return f"ipc://@{name}"
     return f"ipc://{os.path.join(short_temp_root(), name)}"
 

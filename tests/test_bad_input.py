@@ -23,7 +23,7 @@ import trio_zmq
 from .helpers import inproc_name, pair, wait_subscribed
 
 # For each socket type under test: the peer type, and which end sends.
-_PEERS = {
+_PEERS: dict[int, tuple[int, bool]] = {
     zmq.PAIR: (zmq.PAIR, True),
     zmq.PUB: (zmq.SUB, True),
     zmq.SUB: (zmq.PUB, False),
@@ -58,7 +58,7 @@ class Case:
     name: str
     sock_type: int
     call: Callable[[trio_zmq.Socket], Any]  # returns an awaitable for async calls
-    error: type[BaseException]
+    error: type[BaseException] | tuple[type[BaseException], ...]
     match: str
 
     def __str__(self) -> str:
@@ -71,25 +71,29 @@ def _unpicklable() -> object:
 
 CASES = [
     # Wrong types and values.
-    Case("send None", zmq.PAIR, lambda s: s.send(None), TypeError, "NoneType; use send_json"),
-    Case("send a list", zmq.PAIR, lambda s: s.send([b"a"]), TypeError, "use send_multipart"),
+    Case("send None", zmq.PAIR, lambda s: s.send(None), TypeError, "NoneType; use send_json"),  # type: ignore[call-overload]
+    Case("send a list", zmq.PAIR, lambda s: s.send([b"a"]), TypeError, "use send_multipart"),  # type: ignore[call-overload]
     Case(
         "send_nowait a tuple",
         zmq.PAIR,
-        lambda s: s.send_nowait((b"a",)),
+        lambda s: s.send_nowait((b"a",)),  # type: ignore[arg-type]
         TypeError,
         "send_multipart",
     ),
-    Case("send unicode", zmq.PAIR, lambda s: s.send("héllo"), TypeError, "send_string"),
+    Case("send unicode", zmq.PAIR, lambda s: s.send("héllo"), TypeError, "send_string"),  # type: ignore[call-overload]
     Case(
         "send_multipart unicode",
         zmq.PAIR,
-        lambda s: s.send_multipart([b"a", "é"]),
+        lambda s: s.send_multipart([b"a", "é"]),  # type: ignore[list-item]
         TypeError,
         "send_string",
     ),
     Case(
-        "send_multipart None", zmq.PAIR, lambda s: s.send_multipart([None]), TypeError, "NoneType"
+        "send_multipart None",
+        zmq.PAIR,
+        lambda s: s.send_multipart([None]),  # type: ignore[list-item]
+        TypeError,
+        "NoneType",
     ),
     Case(
         "send_string unknown encoding",
@@ -111,15 +115,15 @@ CASES = [
         lambda s: s.send_pyobj(_unpicklable()),
         (AttributeError, pickle.PicklingError),
         "pickle|local object",  # Python 3.13 says "Can't get local object"
-    ),  # type: ignore[arg-type]
+    ),
     Case(
         "close with a text linger",
         zmq.PAIR,
-        lambda s: s.close(linger="soon"),
+        lambda s: s.close(linger="soon"),  # type: ignore[arg-type]
         TypeError,
         "linger in ms",
     ),
-    Case("linger as float", zmq.PAIR, lambda s: s.set(zmq.LINGER, 1.5), TypeError, "int"),
+    Case("linger as float", zmq.PAIR, lambda s: s.set(zmq.LINGER, 1.5), TypeError, "int"),  # type: ignore[arg-type]
     Case(
         "negative high-water mark",
         zmq.PAIR,
@@ -144,7 +148,7 @@ CASES = [
         TypeError,
         "takes an int",
     ),
-    Case("connect to None", zmq.PAIR, lambda s: s.connect(None), TypeError, "endpoint as str"),
+    Case("connect to None", zmq.PAIR, lambda s: s.connect(None), TypeError, "endpoint as str"),  # type: ignore[arg-type]
     Case(
         "bind to a port past 65535",  # libzmq would wrap it around silently
         zmq.PAIR,
@@ -225,7 +229,7 @@ CASES = [
         zmq.ZMQError,
         "only SUB and XSUB",
     ),
-    Case("subscribe to an int", zmq.SUB, lambda s: s.subscribe(1), TypeError, "bytes"),
+    Case("subscribe to an int", zmq.SUB, lambda s: s.subscribe(1), TypeError, "bytes"),  # type: ignore[arg-type]
 ]
 
 
@@ -289,7 +293,7 @@ CLOSED_ASYNC: list[Callable[[trio_zmq.Socket], Awaitable[object]]] = [
 ]
 
 
-@pytest.mark.parametrize("call", CLOSED_SYNC + CLOSED_ASYNC)
+@pytest.mark.parametrize("call", [*CLOSED_SYNC, *CLOSED_ASYNC])
 async def test_every_call_on_a_closed_socket_raises_closed_resource_error(
     ctx: trio_zmq.Context, call: Callable[[trio_zmq.Socket], Any]
 ) -> None:

@@ -21,9 +21,9 @@ async def test_send_text_names_send_string_and_socket_stays_usable(
 ) -> None:
     a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
     with pytest.raises(TypeError, match="send_string"):
-        await a.send("text")  # type: ignore[arg-type]
+        await a.send("text")  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="int"):
-        await a.send(123)  # type: ignore[arg-type]
+        await a.send(123)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="send_string"):
         a.send_nowait("text")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="send\\(\\) for bytes"):
@@ -36,7 +36,7 @@ async def test_bad_multipart_input_sends_nothing(ctx: trio_zmq.Context) -> None:
     with pytest.raises(TypeError, match="send_string"):
         await a.send_multipart([b"ok", "text"])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="list of frames"):
-        await a.send_multipart(b"frames")
+        await a.send_multipart(b"frames")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one frame"):
         await a.send_multipart([])
     with pytest.raises(zmq.Again):

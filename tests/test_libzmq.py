@@ -29,7 +29,7 @@ class _Context(zmq.Context[zmq.Socket[bytes]]):
 
     made: list[zmq.Socket[bytes]]
 
-    def socket(self, *args: Any, **kwargs: Any) -> zmq.Socket[bytes]:  # type: ignore[override]
+    def socket(self, *args: Any, **kwargs: Any) -> zmq.Socket[bytes]:
         sock: zmq.Socket[bytes] = super().socket(*args, **kwargs)
         self.made.append(sock)
         return sock

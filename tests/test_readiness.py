@@ -6,6 +6,7 @@ watcher on the FD, everyone else parked) is exercised thousands of times.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -130,12 +131,13 @@ async def test_sync_call_that_swallows_the_edge_does_not_strand_a_waiter(
     # pyzmq#951: a receiver sleeps on the FD; a message arrives; before the
     # scheduler looks at the FD, another call reads EVENTS, which processes
     # the socket's commands and clears the FD. The waiter must still wake.
-    for read in (
+    reads: list[Callable[[trio_zmq.Socket], object]] = [
         lambda s: s.get(zmq.EVENTS),
         lambda s: s.rcvhwm,
         lambda s: s.set(zmq.RCVHWM, 5),
         lambda s: s.getsockopt_string(zmq.LAST_ENDPOINT),
-    ):
+    ]
+    for read in reads:
         a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
         got: list[bytes] = []
 

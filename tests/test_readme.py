@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, cast
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -37,7 +39,7 @@ def test_the_readme_broker_in_ten_lines_brokers() -> None:
 
     namespace: dict[str, object] = {"trio": trio, "zmq": zmq, "trio_zmq": trio_zmq}
     exec(broker_code, namespace)
-    broker = namespace["broker"]
+    broker = cast("Callable[..., Awaitable[Any]]", namespace["broker"])
 
     async def main() -> None:
         with trio.fail_after(10):

@@ -281,7 +281,7 @@ async def test_close_from_another_thread_while_tasks_wait_is_refused_and_harmles
         with pytest.raises(RuntimeError, match="from_thread"):
             await trio.to_thread.run_sync(sock.close)
         assert not sock.closed  # nothing half done
-        await trio.to_thread.run_sync(trio.from_thread.run_sync, sock.close)
+        await trio.to_thread.run_sync(lambda: trio.from_thread.run_sync(sock.close))
     assert outcomes == ["closed"]
     assert sock.closed
 
@@ -333,7 +333,8 @@ async def test_a_sender_parked_behind_an_owner_that_ends_is_told_within_seconds(
 
 async def test_async_with_closes_the_socket(ctx: trio_zmq.Context) -> None:
     async with ctx.socket(zmq.PAIR) as sock:
-        assert not sock.closed
+        opened = not sock.closed
+    assert opened
     assert sock.closed
     with pytest.raises(trio.ClosedResourceError):
         sock.bind(inproc_name())
@@ -439,7 +440,7 @@ async def test_a_cancelled_wait_closed_leaves_the_socket_as_it_was(ctx: trio_zmq
 
 
 async def test_the_run_context_shortcut_agrees_with_trios_public_api() -> None:
-    from trio_zmq._socket import _RUN
+    from trio_zmq import _socket
 
     token = trio.lowlevel.current_trio_token()
-    assert _RUN.runner.trio_token is token
+    assert _socket._RUN.runner.trio_token is token

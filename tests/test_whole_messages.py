@@ -234,7 +234,7 @@ async def test_a_bad_frame_in_an_open_message_leaves_the_message_open(
     with pytest.raises(TypeError, match="contiguous"):
         await sender.send(_strided(), zmq.SNDMORE)
     with pytest.raises(TypeError, match="send_string"):
-        await sender.send("text")  # type: ignore[arg-type]
+        await sender.send("text")  # type: ignore[call-overload]
     await sender.send(b"b")
     assert await peer.recv_multipart() == [b"a", b"b"]
 
@@ -257,7 +257,7 @@ async def test_send_refuses_text_at_once_while_another_task_holds_the_send_side(
         await trio.testing.wait_all_tasks_blocked()
         with trio.fail_after(5):  # it used to wait for the owner's last frame
             with pytest.raises(TypeError, match="send_string"):
-                await sender.send("text")  # type: ignore[arg-type]
+                await sender.send("text")  # type: ignore[call-overload]
             with pytest.raises(TypeError, match="contiguous"):
                 await sender.send_multipart([_strided()])
         release.set()
@@ -276,4 +276,4 @@ async def test_send_refuses_text_at_once_after_a_send_that_had_to_wait(
     sender.disconnect(endpoint)  # no room now: a send would wait for ever
     with trio.fail_after(5):
         with pytest.raises(TypeError, match="send_string"):
-            await sender.send("text")  # type: ignore[arg-type]
+            await sender.send("text")  # type: ignore[call-overload]

@@ -117,10 +117,13 @@ class _PublicRunContext:
 # checks that the two agree). Outside a run, ``.runner`` is missing; in a run
 # that never asked for its token, ``.runner.trio_token`` is None, which is
 # never a socket's token: such a call takes the slow path, which asks.
+_RUN: Any
 try:
-    from trio._core._run import GLOBAL_RUN_CONTEXT as _RUN
+    from trio._core._run import GLOBAL_RUN_CONTEXT
+
+    _RUN = GLOBAL_RUN_CONTEXT
 except ImportError:  # pragma: no cover - a Trio that keeps it elsewhere
-    _RUN = _PublicRunContext()  # type: ignore[assignment,misc]
+    _RUN = _PublicRunContext()
 
 #: Option names accepted as attributes and as ``ctx.socket(**options)``.
 _OPTION_NAMES = frozenset(name.lower() for name in zmq.SocketOption.__members__) | {"hwm"}
