@@ -80,9 +80,18 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1])
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
-    _install_wheel(session, *_group("typecheck"))
-    session.run("mypy", "--strict", str(ROOT / "trio_zmq"))
+    """mypy --strict on the package, the tests, the examples and this file."""
+    _install_wheel(session, *_group("typecheck"), *_group("test"), "nox")
+    session.chdir(ROOT)
+    session.run(
+        "mypy",
+        "--strict",
+        "--explicit-package-bases",
+        "trio_zmq",
+        "tests",
+        "examples",
+        "noxfile.py",
+    )
 
 
 @nox.session(python=PYTHONS[-1])
