@@ -49,6 +49,7 @@ from trio.lowlevel import (
 )
 
 from . import _checkpoints
+from ._errors import translate
 from ._groups import unwrap_groups
 from ._ki import call_user, protect_methods
 from ._readiness import Readiness
@@ -386,7 +387,7 @@ class _Round:
                 try:
                     events = _raw_events(zsock) & wanted
                 except zmq.ZMQError as exc:
-                    if exc.errno in (errno.ENOTSOCK, zmq.ETERM):
+                    if isinstance(translate(exc), trio.ClosedResourceError):
                         raise _closed(exc) from exc
                     raise
             else:
@@ -470,7 +471,7 @@ class _Round:
 
 async def _until_closed(sock: Socket) -> NoReturn:
     await sock.wait_closed()
-    raise trio.ClosedResourceError("this socket was closed")
+    raise _closed()
 
 
 async def _wait_raw(sock: zmq.Socket[Any], mask: int) -> None:

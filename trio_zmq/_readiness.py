@@ -49,7 +49,7 @@ from trio.lowlevel import (
     wait_task_rescheduled,
 )
 
-from ._errors import closed_socket, translate
+from ._errors import closed_socket, raise_translated
 from ._ki import protect_methods
 
 if TYPE_CHECKING:
@@ -145,10 +145,7 @@ class Readiness:
                 try:
                     events: int = self._get(_EVENTS)
                 except zmq.ZMQError as exc:
-                    translated = translate(exc, 0)
-                    if translated is exc:
-                        raise
-                    raise translated from exc
+                    raise_translated(exc)
                 self._dispatch(events)
                 if events & mask:
                     return slept
