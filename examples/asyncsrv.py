@@ -22,12 +22,12 @@ WORKERS = 4
 BACKEND = "inproc://backend"
 
 
-async def client(ctx, name, frontend):
+async def client(ctx: trio_zmq.Context, name: str, frontend: str) -> None:
     async with ctx.socket(zmq.DEALER, routing_id=name.encode()) as socket:
         socket.connect(frontend)
         outstanding = set(range(REQUESTS))
 
-        async def receive_replies():
+        async def receive_replies() -> None:
             while outstanding:
                 text = await socket.recv_string()  # "request 2: reply 1 of 3"
                 print(f"{name}: {text}")
@@ -42,7 +42,9 @@ async def client(ctx, name, frontend):
                 await socket.send_string(f"request {request}")
 
 
-async def worker(ctx, *, task_status=trio.TASK_STATUS_IGNORED):
+async def worker(
+    ctx: trio_zmq.Context, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
     async with ctx.socket(zmq.DEALER) as socket:
         socket.connect(BACKEND)
         task_status.started()
@@ -55,7 +57,7 @@ async def worker(ctx, *, task_status=trio.TASK_STATUS_IGNORED):
                 await socket.send_multipart([identity, reply.encode()])
 
 
-async def main():
+async def main() -> None:
     async with (
         trio_zmq.Context() as ctx,
         ctx.socket(zmq.ROUTER) as frontend,

@@ -18,16 +18,22 @@ import zmq
 import trio_zmq
 
 
-async def echo_server(ctx, *endpoints, task_status=trio.TASK_STATUS_IGNORED):
+async def echo_server(
+    ctx: trio_zmq.Context,
+    *endpoints: str,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
     async with ctx.socket(zmq.ROUTER) as router:
         task_status.started([router.bind(endpoint) for endpoint in endpoints])  # ports filled in
         async for peer, *frames in router:  # one message per step
             await router.send_multipart([peer, *frames])
 
 
-async def main(tmp):
+async def main(tmp: str) -> None:
     async with trio_zmq.Context() as ctx, trio.open_nursery() as nursery:
-        endpoints = await nursery.start(echo_server, ctx, "tcp://127.0.0.1:*", f"ipc://{tmp}/echo")
+        endpoints: list[str] = await nursery.start(
+            echo_server, ctx, "tcp://127.0.0.1:*", f"ipc://{tmp}/echo"
+        )
         async with ctx.socket(zmq.DEALER) as client:
             for endpoint in endpoints:
                 client.connect(endpoint)

@@ -14,7 +14,9 @@ import trio_zmq
 REQUESTS = 10
 
 
-async def hwserver(ctx, *, task_status=trio.TASK_STATUS_IGNORED):
+async def hwserver(
+    ctx: trio_zmq.Context, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+) -> None:
     async with ctx.socket(zmq.REP) as socket:
         endpoint = socket.bind("tcp://127.0.0.1:*")  # '*': any free port
         task_status.started(endpoint)  # tell the caller where we listen
@@ -25,7 +27,7 @@ async def hwserver(ctx, *, task_status=trio.TASK_STATUS_IGNORED):
             await socket.send(b"World")
 
 
-async def hwclient(ctx, endpoint):
+async def hwclient(ctx: trio_zmq.Context, endpoint: str) -> None:
     async with ctx.socket(zmq.REQ) as socket:
         socket.connect(endpoint)
         for request in range(REQUESTS):
@@ -34,10 +36,10 @@ async def hwclient(ctx, endpoint):
             print(f"client: request {request} got {reply!r}")
 
 
-async def main():
+async def main() -> None:
     async with trio_zmq.Context() as ctx, trio.open_nursery() as nursery:
         # nursery.start returns once the server is bound, with its endpoint.
-        endpoint = await nursery.start(hwserver, ctx)
+        endpoint: str = await nursery.start(hwserver, ctx)
         await hwclient(ctx, endpoint)
         nursery.cancel_scope.cancel()  # the server would answer forever
 

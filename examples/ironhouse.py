@@ -24,7 +24,7 @@ import trio_zmq
 from trio_zmq.auth import open_authenticator
 
 
-def make_certificates(base):
+def make_certificates(base: Path) -> tuple[Path, Path]:
     """keys/ holds every certificate; trusted/ only the trusted client's public one."""
     keys, trusted = base / "keys", base / "trusted"
     keys.mkdir()
@@ -35,7 +35,9 @@ def make_certificates(base):
     return keys, trusted
 
 
-def curve_options(keys, name, server_public=None):
+def curve_options(
+    keys: Path, name: str, server_public: bytes | None = None
+) -> dict[str, bytes | bool | None]:
     """Socket options for *name*'s certificate; a client also names the server's key."""
     public, secret = zmq.auth.load_certificate(keys / f"{name}.key_secret")
     if server_public is None:
@@ -43,7 +45,12 @@ def curve_options(keys, name, server_public=None):
     return {"curve_secretkey": secret, "curve_publickey": public, "curve_serverkey": server_public}
 
 
-async def server(ctx, keys, *, task_status=trio.TASK_STATUS_IGNORED):
+async def server(
+    ctx: trio_zmq.Context,
+    keys: Path,
+    *,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
     async with ctx.socket(zmq.REP, **curve_options(keys, "server")) as rep:
         task_status.started(rep.bind("tcp://127.0.0.1:*"))
         while True:
@@ -53,7 +60,7 @@ async def server(ctx, keys, *, task_status=trio.TASK_STATUS_IGNORED):
             await rep.send(b"welcome, " + request.bytes)
 
 
-async def client(ctx, keys, name, endpoint, count):
+async def client(ctx: trio_zmq.Context, keys: Path, name: str, endpoint: str, count: int) -> None:
     server_public, _ = zmq.auth.load_certificate(keys / "server.key")
     async with ctx.socket(zmq.REQ, **curve_options(keys, name, server_public)) as req:
         req.connect(endpoint)
@@ -62,7 +69,7 @@ async def client(ctx, keys, name, endpoint, count):
             print(f"{name}: {await req.recv_string()!r}")
 
 
-async def main():
+async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     with tempfile.TemporaryDirectory() as tmp:
         keys, trusted = make_certificates(Path(tmp))
@@ -74,7 +81,7 @@ async def main():
         ):
             auth.allow("127.0.0.1")
             auth.configure_curve(domain="*", location=trusted)
-            endpoint = await nursery.start(server, ctx, keys)
+            endpoint: str = await nursery.start(server, ctx, keys)
 
             await client(ctx, keys, "client", endpoint, count=3)
 

@@ -18,14 +18,14 @@ CLIENTS = 6
 WORKERS = 3
 
 
-async def client(ctx, endpoint, name):
+async def client(ctx: trio_zmq.Context, endpoint: str, name: str) -> None:
     async with ctx.socket(zmq.REQ, routing_id=name.encode()) as sock:
         sock.connect(endpoint)
         await sock.send(b"HELLO")
         print(f"{name}: {(await sock.recv()).decode()}")
 
 
-async def worker(ctx, endpoint, name):
+async def worker(ctx: trio_zmq.Context, endpoint: str, name: str) -> None:
     async with ctx.socket(zmq.REQ, routing_id=name.encode()) as sock:
         sock.connect(endpoint)
         await sock.send(b"READY")
@@ -34,17 +34,22 @@ async def worker(ctx, endpoint, name):
             await sock.send_multipart([client_id, b"", b"OK from " + sock.routing_id])
 
 
-async def broker(frontend, backend, *, task_status=trio.TASK_STATUS_IGNORED):
-    free_send, free_receive = trio.open_memory_channel(WORKERS)
+async def broker(
+    frontend: trio_zmq.Socket,
+    backend: trio_zmq.Socket,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    free_send, free_receive = trio.open_memory_channel[bytes](WORKERS)  # free workers' ids
 
-    async def from_workers():
+    async def from_workers() -> None:
         async for worker_id, _, *rest in backend:
             await free_send.send(worker_id)  # a READY or a reply: the worker is free
             if rest[0] != b"READY":
                 client_id, _, reply = rest
                 await frontend.send_multipart([client_id, b"", reply])
 
-    async def from_clients():
+    async def from_clients() -> None:
         async for worker_id in free_receive:  # wait for a free worker first
             client_id, _, request = await frontend.recv_multipart()
             await backend.send_multipart([worker_id, b"", client_id, b"", request])
@@ -55,7 +60,7 @@ async def broker(frontend, backend, *, task_status=trio.TASK_STATUS_IGNORED):
         task_status.started()
 
 
-async def main():
+async def main() -> None:
     async with trio_zmq.Context() as ctx:
         frontend = ctx.socket(zmq.ROUTER)
         backend = ctx.socket(zmq.ROUTER)

@@ -22,7 +22,9 @@ REQUEST_TIMEOUT = 0.25  # seconds
 RETRIES = 3
 
 
-async def flaky_server(ctx, *, task_status=trio.TASK_STATUS_IGNORED):
+async def flaky_server(
+    ctx: trio_zmq.Context, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+) -> None:
     chance = random.Random(7)  # a fixed seed: the same requests drop every run
     async with ctx.socket(zmq.ROUTER) as socket:
         endpoint = socket.bind("tcp://127.0.0.1:*")
@@ -35,7 +37,7 @@ async def flaky_server(ctx, *, task_status=trio.TASK_STATUS_IGNORED):
             await socket.send_multipart([identity, empty, body])  # echo as the reply
 
 
-async def lazy_pirate(ctx, endpoint):
+async def lazy_pirate(ctx: trio_zmq.Context, endpoint: str) -> None:
     socket = ctx.socket(zmq.REQ)
     socket.connect(endpoint)
     try:
@@ -61,9 +63,9 @@ async def lazy_pirate(ctx, endpoint):
         socket.close(linger=0)
 
 
-async def main():
+async def main() -> None:
     async with trio_zmq.Context() as ctx, trio.open_nursery() as nursery:
-        endpoint = await nursery.start(flaky_server, ctx)
+        endpoint: str = await nursery.start(flaky_server, ctx)
         await lazy_pirate(ctx, endpoint)
         nursery.cancel_scope.cancel()
 

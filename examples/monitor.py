@@ -14,7 +14,12 @@ import zmq
 import trio_zmq
 
 
-async def print_events(sock, retried, *, task_status=trio.TASK_STATUS_IGNORED):
+async def print_events(
+    sock: trio_zmq.Socket,
+    retried: trio.Event,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
     async with trio_zmq.open_monitor(sock) as events:
         task_status.started()
         retries = 0
@@ -26,7 +31,7 @@ async def print_events(sock, retried, *, task_status=trio.TASK_STATUS_IGNORED):
                     retried.set()
 
 
-async def main():
+async def main() -> None:
     async with trio_zmq.Context() as ctx, trio.open_nursery() as nursery:
         server = ctx.socket(zmq.ROUTER)
         endpoint = server.bind("tcp://127.0.0.1:*")

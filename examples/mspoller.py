@@ -24,13 +24,13 @@ UPDATES = 20
 ZIP_CODE = b"10001"
 
 
-async def ventilator(push):
+async def ventilator(push: trio_zmq.Socket) -> None:
     for n in range(TASKS):
         await push.send(b"task %d" % n)
         await trio.sleep(0.002)
 
 
-async def weather_server(pub):
+async def weather_server(pub: trio_zmq.Socket) -> None:
     while True:  # publishes until cancelled
         zip_code = random.choice([ZIP_CODE, b"10002", b"10003"])
         temperature = random.randrange(-20, 40)
@@ -38,7 +38,7 @@ async def weather_server(pub):
         await trio.sleep(0.001)
 
 
-async def reader(receiver, subscriber):
+async def reader(receiver: trio_zmq.Socket, subscriber: trio_zmq.Socket) -> None:
     poller = trio_zmq.Poller()
     poller.register(receiver, zmq.POLLIN)
     poller.register(subscriber, zmq.POLLIN)
@@ -55,7 +55,7 @@ async def reader(receiver, subscriber):
     print(f"got {tasks} tasks and {updates} weather updates")
 
 
-async def main():
+async def main() -> None:
     async with trio_zmq.Context() as ctx:
         push = ctx.socket(zmq.PUSH)
         pub = ctx.socket(zmq.PUB)

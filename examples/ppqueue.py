@@ -39,26 +39,26 @@ RETRIES = 3
 
 
 class Queue:
-    def __init__(self, frontend, backend):
+    def __init__(self, frontend: trio_zmq.Socket, backend: trio_zmq.Socket) -> None:
         self.frontend = frontend
         self.backend = backend
-        self.ready = []  # idle workers, the longest idle first
-        self.expiry = {}  # every live worker -> when it is taken for dead
+        self.ready: list[bytes] = []  # idle workers, the longest idle first
+        self.expiry: dict[bytes, float] = {}  # every live worker -> when it is taken for dead
         self.worker_ready = trio.Event()
 
-    def heard_from(self, worker, *, idle):
+    def heard_from(self, worker: bytes, *, idle: bool) -> None:
         self.expiry[worker] = trio.current_time() + SILENCE_LIMIT
         if idle and worker not in self.ready:
             self.ready.append(worker)
             self.worker_ready.set()
 
-    async def next_worker(self):
+    async def next_worker(self) -> bytes:
         while not self.ready:
             self.worker_ready = trio.Event()
             await self.worker_ready.wait()
         return self.ready.pop(0)
 
-    async def from_workers(self):
+    async def from_workers(self) -> None:
         async for worker, *message in self.backend:
             if message == [READY]:
                 print(f"queue: {worker.decode()} is ready")
@@ -69,12 +69,12 @@ class Queue:
                 self.heard_from(worker, idle=True)
                 await self.frontend.send_multipart(message)
 
-    async def from_clients(self):
+    async def from_clients(self) -> None:
         async for request in self.frontend:  # [client, b"", body]
             worker = await self.next_worker()
             await self.backend.send_multipart([worker, *request])
 
-    async def heartbeat(self):
+    async def heartbeat(self) -> None:
         while True:
             await trio.sleep(HEARTBEAT_INTERVAL)
             now = trio.current_time()
@@ -88,7 +88,9 @@ class Queue:
                     await self.backend.send_multipart([worker, HEARTBEAT])
 
 
-async def ppqueue(ctx, *, task_status=trio.TASK_STATUS_IGNORED):
+async def ppqueue(
+    ctx: trio_zmq.Context, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
     async with (
         ctx.socket(zmq.ROUTER) as frontend,
         ctx.socket(zmq.ROUTER, router_handover=1) as backend,  # a worker may reconnect
@@ -107,13 +109,13 @@ async def ppqueue(ctx, *, task_status=trio.TASK_STATUS_IGNORED):
 # A worker
 
 
-async def send_heartbeats(socket):
+async def send_heartbeats(socket: trio_zmq.Socket) -> None:
     while True:
         await trio.sleep(HEARTBEAT_INTERVAL)
         await socket.send(HEARTBEAT)  # the same socket the replies go out on
 
 
-async def ppworker(ctx, name, crash_at=None):
+async def ppworker(ctx: trio_zmq.Context, name: str, crash_at: int | None = None) -> None:
     handled = 0
     while True:  # one round per connection to the queue
         async with (
@@ -149,7 +151,7 @@ async def ppworker(ctx, name, crash_at=None):
 # A Lazy Pirate client
 
 
-async def client(ctx):
+async def client(ctx: trio_zmq.Context) -> None:
     socket = ctx.socket(zmq.REQ)
     socket.connect(FRONTEND)
     try:
@@ -170,7 +172,7 @@ async def client(ctx):
         socket.close(linger=0)
 
 
-async def main():
+async def main() -> None:
     async with trio_zmq.Context() as ctx, trio.open_nursery() as nursery:
         await nursery.start(ppqueue, ctx)
         nursery.start_soon(ppworker, ctx, "worker-A", 2)  # crashes on its 2nd request

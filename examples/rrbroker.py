@@ -10,6 +10,7 @@ Run: python examples/rrbroker.py [native|libzmq]
 
 import sys
 from functools import partial
+from typing import Literal
 
 import trio
 import zmq
@@ -19,9 +20,10 @@ import trio_zmq
 CLIENTS = 4
 WORKERS = 3
 REQUESTS = 5
+Engine = Literal["native", "libzmq"]  # how the proxy runs: Trio tasks, or libzmq's
 
 
-async def client(ctx, endpoint, name):
+async def client(ctx: trio_zmq.Context, endpoint: str, name: str) -> None:
     async with ctx.socket(zmq.REQ) as sock:
         sock.connect(endpoint)
         for i in range(REQUESTS):
@@ -29,7 +31,7 @@ async def client(ctx, endpoint, name):
             print(f"{name} got: {await sock.recv_string()}")
 
 
-async def worker(ctx, endpoint, name):
+async def worker(ctx: trio_zmq.Context, endpoint: str, name: str) -> None:
     async with ctx.socket(zmq.REP) as sock:
         sock.connect(endpoint)
         while True:
@@ -37,14 +39,14 @@ async def worker(ctx, endpoint, name):
             await sock.send_string(f"{name} answers '{request}'")
 
 
-async def main(engine="native"):
+async def main(engine: Engine = "native") -> None:
     async with trio_zmq.Context() as ctx:
         frontend = ctx.socket(zmq.ROUTER)
         backend = ctx.socket(zmq.DEALER)
         clients_endpoint = frontend.bind("tcp://127.0.0.1:*")
         workers_endpoint = backend.bind("tcp://127.0.0.1:*")
         async with trio.open_nursery() as nursery:
-            broker = await nursery.start(
+            broker: trio_zmq.ProxyControl = await nursery.start(
                 partial(trio_zmq.steerable_proxy, frontend, backend, engine=engine)
             )
             for i in range(WORKERS):
@@ -59,4 +61,10 @@ async def main(engine="native"):
 
 
 if __name__ == "__main__":
-    trio.run(main, *sys.argv[1:2])
+    match sys.argv[1:2]:
+        case []:
+            trio.run(main)
+        case ["native" | "libzmq" as engine]:  # the match narrows str to Engine
+            trio.run(main, engine)
+        case _:
+            sys.exit("usage: python examples/rrbroker.py [native|libzmq]")

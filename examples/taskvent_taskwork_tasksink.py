@@ -20,7 +20,12 @@ TASKS_ENDPOINT = "inproc://tasks"
 RESULTS_ENDPOINT = "inproc://results"
 
 
-async def taskwork(ctx, number, *, task_status=trio.TASK_STATUS_IGNORED):
+async def taskwork(
+    ctx: trio_zmq.Context,
+    number: int,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
     async with ctx.socket(zmq.PULL) as receiver, ctx.socket(zmq.PUSH) as sender:
         receiver.connect(TASKS_ENDPOINT)
         sender.connect(RESULTS_ENDPOINT)
@@ -30,7 +35,7 @@ async def taskwork(ctx, number, *, task_status=trio.TASK_STATUS_IGNORED):
             await sender.send_string(str(number))
 
 
-async def taskvent(sender):
+async def taskvent(sender: trio_zmq.Socket) -> None:
     total = 0
     for _ in range(TASKS):
         workload = random.randint(1, 20)
@@ -39,7 +44,7 @@ async def taskvent(sender):
     print(f"ventilator: sent {TASKS} tasks, {total} ms of work in all")
 
 
-async def tasksink(receiver, start):
+async def tasksink(receiver: trio_zmq.Socket, start: float) -> None:
     done_by = [0] * WORKERS
     for _ in range(TASKS):
         done_by[int(await receiver.recv_string())] += 1
@@ -48,7 +53,7 @@ async def tasksink(receiver, start):
     print(f"sink: tasks done by each worker: {done_by}")
 
 
-async def main():
+async def main() -> None:
     async with (
         trio_zmq.Context() as ctx,
         ctx.socket(zmq.PUSH) as ventilator,

@@ -19,7 +19,11 @@ CLIENTS = 3
 JOBS_PER_CLIENT = 10
 
 
-async def worker(name, requests, replies):
+async def worker(
+    name: str,
+    requests: trio.MemoryReceiveChannel[list[bytes]],
+    replies: trio.MemorySendChannel[list[bytes]],
+) -> None:
     """Square numbers until the request channel ends."""
     async with requests, replies:
         async for peer, number in requests:
@@ -28,7 +32,9 @@ async def worker(name, requests, replies):
             await replies.send([peer, b"%d" % result, name.encode()])
 
 
-async def server(ctx, *, task_status=trio.TASK_STATUS_IGNORED):
+async def server(
+    ctx: trio_zmq.Context, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+) -> None:
     async with ctx.socket(zmq.ROUTER) as router:
         endpoint = router.bind("tcp://127.0.0.1:*")
         async with (
@@ -41,13 +47,13 @@ async def server(ctx, *, task_status=trio.TASK_STATUS_IGNORED):
             # The workers run until this task is cancelled.
 
 
-async def client(ctx, endpoint, name, served):
+async def client(ctx: trio_zmq.Context, endpoint: str, name: str, served: dict[str, int]) -> None:
     async with ctx.socket(zmq.DEALER) as dealer:
         dealer.connect(endpoint)
         async with trio_zmq.open_channels(dealer) as (send_channel, receive_channel):
             for n in range(JOBS_PER_CLIENT):
                 await send_channel.send([b"%d" % n])
-            results = []
+            results: list[int] = []
             for _ in range(JOBS_PER_CLIENT):
                 result, worker_name = await receive_channel.receive()
                 results.append(int(result))
@@ -56,10 +62,10 @@ async def client(ctx, endpoint, name, served):
         print(f"{name}: {JOBS_PER_CLIENT} jobs done")
 
 
-async def main():
-    served = {}
+async def main() -> None:
+    served: dict[str, int] = {}  # worker name -> jobs it did
     async with trio_zmq.Context() as ctx, trio.open_nursery() as nursery:
-        endpoint = await nursery.start(server, ctx)
+        endpoint: str = await nursery.start(server, ctx)
         async with trio.open_nursery() as clients:
             for i in range(CLIENTS):
                 clients.start_soon(client, ctx, endpoint, f"client {i}", served)

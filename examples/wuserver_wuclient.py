@@ -20,7 +20,12 @@ ZIP_CODE = "10001"  # the client's filter
 UPDATES = 5  # how many of its updates the client averages
 
 
-async def wuserver(ctx, endpoint, *, task_status=trio.TASK_STATUS_IGNORED):
+async def wuserver(
+    ctx: trio_zmq.Context,
+    endpoint: str,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
     async with ctx.socket(zmq.PUB) as publisher:
         publisher.bind(endpoint)
         task_status.started()
@@ -33,7 +38,7 @@ async def wuserver(ctx, endpoint, *, task_status=trio.TASK_STATUS_IGNORED):
             await trio.sleep(0.001)  # a real server would wait for sensor data
 
 
-async def wuclient(ctx, endpoint):
+async def wuclient(ctx: trio_zmq.Context, endpoint: str) -> None:
     async with ctx.socket(zmq.SUB) as subscriber:
         subscriber.subscribe(ZIP_CODE)  # only messages starting with this
         subscriber.connect(endpoint)
@@ -47,7 +52,7 @@ async def wuclient(ctx, endpoint):
         print(f"client: average temperature for {ZIP_CODE} was {total / UPDATES:.1f} F")
 
 
-async def main():
+async def main() -> None:
     # The ipc file goes in /tmp when it can: libzmq refuses ipc paths longer
     # than 107 bytes, and TMPDIR can be long (nox points it into the checkout).
     with tempfile.TemporaryDirectory(dir="/tmp" if os.access("/tmp", os.W_OK) else None) as tmp:
