@@ -12,7 +12,7 @@ import trio.testing
 import zmq
 
 import trio_zmq
-from trio_zmq._proxy import _NativeEngine
+from trio_zmq._engines.native import NativeEngine
 
 from .helpers import inproc_name
 
@@ -503,11 +503,11 @@ async def test_control_objects_come_only_from_steerable_proxy() -> None:
 # The narrow race: a message held while the destination lost its room
 
 
-def _native_engine(ctx: trio_zmq.Context) -> tuple[_NativeEngine, trio_zmq.Socket]:
+def _native_engine(ctx: trio_zmq.Context) -> tuple[NativeEngine, trio_zmq.Socket]:
     frontend = ctx.socket(zmq.PULL)
     backend = ctx.socket(zmq.PUSH)  # no peer: a send would wait
     backend.bind(inproc_name("stalled"))
-    return _NativeEngine(frontend, backend, None, None), backend
+    return NativeEngine(frontend, backend, None, None), backend
 
 
 async def test_a_cancelled_held_message_goes_out_if_the_last_attempt_finds_room(
