@@ -1,4 +1,5 @@
-"""The ZAP authenticator: CURVE, PLAIN, address lists, malformed requests, lifetime."""
+"""The ZAP authenticator: CURVE, PLAIN, address lists, malformed requests, lifetime;
+the wire format and the policy on their own; what ``trio_zmq.auth`` exports."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ import trio_zmq
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup
 
+from trio_zmq import _auth_server, _zap
+from trio_zmq._auth_policy import Policy, Verdict
+from trio_zmq._zap import (
+    MalformedRequest,
+    ZapReply,
+    ZapRequest,
+    build_reply,
+    parse_reply,
+    parse_request,
+)
 from trio_zmq.auth import ZAP_ENDPOINT, Decision, open_authenticator, serve_authenticator
 
 # ----------------------------------------------------------------------
@@ -90,14 +101,14 @@ def certs(tmp_path: Path) -> Certs:
     authorized = tmp_path / "authorized"
     keys.mkdir()
     authorized.mkdir()
-    pairs: list[bytes] = []
+    pairs: dict[str, tuple[bytes, bytes]] = {}
     for name in ("server", "client", "stranger"):
         _, secret_file = zmq.auth.create_certificates(keys, name)
         public, secret = zmq.auth.load_certificate(secret_file)
         assert secret is not None
-        pairs += [public, secret]
+        pairs[name] = (public, secret)
     shutil.copy(keys / "client.key", authorized / "client.key")
-    return Certs(*pairs, authorized=authorized)
+    return Certs(*pairs["server"], *pairs["client"], *pairs["stranger"], authorized=authorized)
 
 
 def curve_server(
@@ -597,7 +608,8 @@ async def test_leaving_the_block_unbinds_so_another_authenticator_can_start(
     ctx: trio_zmq.Context,
 ) -> None:
     async with open_authenticator(ctx) as first:
-        assert first.serving
+        serving_inside = first.serving  # read here, so mypy does not keep it narrowed
+    assert serving_inside
     assert not first.serving
     async with open_authenticator(ctx) as second:
         second.configure_plain("*", {"admin": "secret"})
@@ -710,3 +722,227 @@ async def test_an_exception_group_raised_in_the_block_comes_out_as_raised(
     # As raised (Trio may hand on a copy): not flattened, not wrapped again.
     assert info.value.message == "mine"
     assert [type(exc) for exc in info.value.exceptions] == [KeyError]
+
+
+# ----------------------------------------------------------------------
+# The wire format, without sockets (trio_zmq._zap)
+
+ROUTED = (b"\x00peer-1", b"")  # a routing id, then the delimiter
+
+
+def test_a_well_formed_request_parses_into_its_envelope_and_fields() -> None:
+    frames = [*ROUTED, b"1.0", b"id-7", b"vault", b"10.0.0.5", b"me", b"PLAIN", b"admin", b"pw"]
+    parsed = parse_request(frames)
+    assert parsed == ZapRequest(
+        envelope=ROUTED,
+        request_id=b"id-7",
+        domain="vault",
+        address="10.0.0.5",
+        identity=b"me",
+        mechanism="PLAIN",
+        credentials=(b"admin", b"pw"),
+    )
+    assert parsed.credential == "admin"
+
+
+def test_a_request_routed_through_a_proxy_keeps_its_whole_envelope() -> None:
+    envelope = (b"\x00proxy", b"\x00peer-1", b"")
+    parsed = parse_request([*envelope, *request(b"NULL")])
+    assert parsed.envelope == envelope
+    assert parsed.credentials == ()
+    assert parsed.credential == ""
+
+
+def test_the_delimiter_is_looked_for_after_the_routing_id() -> None:
+    parsed = parse_request([b"", b"", *request(b"NULL")])
+    assert parsed.envelope == (b"", b"")
+    assert parsed.request_id == b"id-7"
+
+
+def test_a_curve_request_names_its_peer_by_the_z85_key() -> None:
+    key = b"k" * 32
+    parsed = parse_request([*ROUTED, *request(b"CURVE", key)])
+    assert parsed.credential == z85.encode(key).decode()
+
+
+def test_a_parsed_request_does_not_show_its_password() -> None:
+    parsed = parse_request([*ROUTED, *request(b"PLAIN", b"admin", b"hunter2")])
+    assert "hunter2" not in repr(parsed)
+    assert "hunter2" not in parsed.credential
+
+
+@pytest.mark.parametrize(
+    ("body", "why", "request_id", "salvaged"),
+    [
+        ((b"1.0",), "too few to hold a request id", None, ("", "", "")),
+        (
+            (b"2.0", b"id-7", b"d", b"127.0.0.1", b"", b"NULL"),
+            "version",
+            b"id-7",
+            ("d", "127.0.0.1", "NULL"),
+        ),
+        ((b"1.0", b"id-7", b"d", b"127.0.0.1"), "at least 6", b"id-7", ("d", "127.0.0.1", "")),
+        (request(b"MAGIC"), "unknown mechanism 'MAGIC'", b"id-7", ("", "127.0.0.1", "MAGIC")),
+        (request(b"NULL", b"extra"), "NULL takes 0 credential frames, not 1", b"id-7", None),
+        (request(b"PLAIN", b"admin"), "PLAIN takes 2 credential frames, not 1", b"id-7", None),
+        (request(b"CURVE"), "CURVE takes 1 credential frames, not 0", b"id-7", None),
+        (request(b"GSSAPI", b"a", b"b"), "GSSAPI takes 1", b"id-7", None),
+        (request(b"CURVE", b"short"), "a CURVE key has 32 bytes, not 5", b"id-7", None),
+    ],
+)
+def test_a_malformed_request_raises_and_carries_its_envelope(
+    body: tuple[bytes, ...], why: str, request_id: bytes | None, salvaged: tuple[str, ...] | None
+) -> None:
+    with pytest.raises(MalformedRequest) as info:
+        parse_request([*ROUTED, *body])
+    malformed = info.value
+    assert why in malformed.reason
+    assert str(malformed) == malformed.reason
+    assert malformed.envelope == ROUTED
+    assert malformed.request_id == request_id
+    assert malformed.answerable is (request_id is not None)
+    if salvaged is None:  # the fields up to the mechanism are all there
+        salvaged = ("", "127.0.0.1", body[5].decode())
+    assert (malformed.domain, malformed.address, malformed.mechanism) == salvaged
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [[], [b"\x00peer-1"], [b""], [b"\x00peer-1", b"1.0", b"id-7", b"10.0.0.5"]],
+    ids=["empty", "routing id only", "delimiter in first place only", "no delimiter"],
+)
+def test_a_request_without_a_delimiter_raises_with_no_envelope_and_no_id(
+    frames: list[bytes],
+) -> None:
+    with pytest.raises(MalformedRequest, match="no empty delimiter") as info:
+        parse_request(frames)
+    assert info.value.envelope == ()
+    assert info.value.request_id is None
+    assert not info.value.answerable
+
+
+def test_an_error_reply_can_be_built_from_a_malformed_request() -> None:
+    with pytest.raises(MalformedRequest) as info:
+        parse_request([*ROUTED, *request(b"MAGIC")])
+    malformed = info.value
+    assert malformed.request_id is not None
+    frames = build_reply(ZapReply(malformed.envelope, malformed.request_id, 400, malformed.reason))
+    assert frames[:5] == [*ROUTED, b"1.0", b"id-7", b"400"]
+
+
+def test_a_reply_is_built_frame_by_frame_as_rfc_27_lays_it_out() -> None:
+    reply = ZapReply(ROUTED, b"id-7", 200, "password matches", "admin")
+    assert build_reply(reply) == [
+        *ROUTED,
+        b"1.0",
+        b"id-7",
+        b"200",
+        b"password matches",
+        b"admin",
+        b"",
+    ]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        ZapReply(ROUTED, b"id-7", 200, "ok", "admin"),
+        ZapReply((b"\x00proxy", b"\x00peer-1", b""), b"\xff" * 4, 400, "wrong password"),
+        ZapReply(ROUTED, b"", 500, "policy raised LookupError: café", "", b"\x05Owner"),
+        ZapReply(ROUTED, b"id-7", 300, "try again", "ü-user"),
+    ],
+)
+def test_a_built_reply_parses_back_to_the_same_reply(reply: ZapReply) -> None:
+    assert parse_reply(build_reply(reply)) == reply
+
+
+def test_a_reply_as_a_dealer_receives_it_parses_with_the_delimiter_as_envelope() -> None:
+    reply = ZapReply(ROUTED, b"id-7", 200, "ok", "admin")
+    received = build_reply(reply)[1:]  # the ROUTER takes the routing id off
+    assert parse_reply(received) == ZapReply((b"",), b"id-7", 200, "ok", "admin")
+
+
+@pytest.mark.parametrize(
+    ("frames", "why"),
+    [
+        ([b"1.0", b"id-7", b"200", b"ok", b"admin", b"\x05Owner"], "no empty delimiter"),
+        ([b"", b"1.0", b"id-7", b"200", b"", b""], "5 frames"),
+        ([b"", b"2.0", b"id-7", b"200", b"", b"", b""], "version"),
+        ([b"", b"1.0", b"id-7", b"OK", b"", b"", b""], "three digits"),
+        ([b"", b"1.0", b"id-7", b"201", b"", b"", b""], "200, 300, 400 or 500"),
+    ],
+)
+def test_a_malformed_reply_is_refused(frames: list[bytes], why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        parse_reply(frames)
+
+
+def test_a_reply_takes_only_the_status_codes_of_rfc_27() -> None:
+    with pytest.raises(ValueError, match="200, 300, 400 or 500"):
+        ZapReply(ROUTED, b"id-7", 404, "not found")
+
+
+# ----------------------------------------------------------------------
+# The policy, without sockets (trio_zmq._auth_policy)
+
+
+async def decide(policy: Policy, *frames: bytes) -> Verdict:
+    return await policy.decide(parse_request([*ROUTED, *frames]))
+
+
+async def test_a_policy_decides_a_parsed_request_without_a_socket() -> None:
+    policy = Policy()
+    policy.deny(["10.0.0.0/8"])
+    policy.configure_plain("*", {"admin": "secret"})
+    assert await decide(policy, *request(b"NULL")) == Verdict(
+        True, "anonymous", "NULL needs no credentials; address is not on the deny list"
+    )
+    denied = await decide(policy, *request(b"NULL", address=b"10.1.2.3"))
+    assert (denied.allowed, denied.status_code, denied.user_id) == (False, 400, "")
+    assert denied.reason == "address is on the deny list"
+    plain = await decide(policy, *request(b"PLAIN", b"admin", b"secret"))
+    assert (plain.status_code, plain.user_id, plain.reason) == (200, "admin", "password matches")
+
+
+async def test_a_policys_curve_callback_error_propagates_to_the_caller() -> None:
+    def broken(domain: str, key: bytes) -> bool:
+        raise LookupError("key database unreachable")
+
+    policy = Policy()
+    policy.configure_curve_callback("*", broken)
+    with pytest.raises(LookupError):
+        await decide(policy, *request(b"CURVE", b"k" * 32))
+
+
+def test_a_refused_configuration_changes_nothing() -> None:
+    policy = Policy()
+    with pytest.raises(ValueError, match="CIDR"):
+        policy.allow(["127.0.0.1", "localhost"])
+    policy.deny(["10.0.0.1"])  # no allow list was made, so a deny list may be
+
+
+# ----------------------------------------------------------------------
+# What trio_zmq.auth exports
+
+
+def test_trio_zmq_auth_exports_exactly_its_all() -> None:
+    public = {name for name in vars(trio_zmq.auth) if not name.startswith("_")}
+    assert public == set(trio_zmq.auth.__all__)
+    for helper in ("logger", "hmac", "logging", "annotations", "zmq", "trio", "Policy"):
+        assert not hasattr(trio_zmq.auth, helper), helper
+
+
+def test_the_public_auth_names_show_as_trio_zmq_auth() -> None:
+    for name in trio_zmq.auth.__all__:
+        value = getattr(trio_zmq.auth, name)
+        if isinstance(value, str):  # the two constants
+            continue
+        assert value.__module__ == "trio_zmq.auth", name
+    assert repr(trio_zmq.auth.Decision).startswith("<class 'trio_zmq.auth.Decision'")
+
+
+def test_the_re_exported_names_are_the_private_modules_objects() -> None:
+    assert trio_zmq.auth.Authenticator is _auth_server.Authenticator
+    assert trio_zmq.auth.open_authenticator is _auth_server.open_authenticator
+    assert trio_zmq.auth.ZAP_ENDPOINT == _zap.ZAP_ENDPOINT == "inproc://zeromq.zap.01"
+    assert trio_zmq.auth.CURVE_ALLOW_ANY == zmq.auth.CURVE_ALLOW_ANY
