@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import struct
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -12,7 +13,10 @@ import trio.testing
 import zmq
 
 import trio_zmq
+from trio_zmq._engines import Engine, build_engine
+from trio_zmq._engines.libzmq import parse_statistics
 from trio_zmq._engines.native import NativeEngine
+from trio_zmq._engines.sides import SideCounter
 
 from .helpers import inproc_name
 
@@ -652,3 +656,109 @@ async def test_a_close_ends_the_proxy_with_one_error_that_names_the_socket(
             await nursery.start(trio_zmq.proxy, frontend, backend)
             await trio.testing.wait_all_tasks_blocked()
             frontend.close()
+
+
+# ----------------------------------------------------------------------
+# The seams between the entry points and the engines
+
+
+def test_build_engine_refuses_an_unknown_engine_before_looking_at_the_sockets() -> None:
+    not_sockets: Any = object()
+    with pytest.raises(ValueError, match="engine must be 'native' or 'libzmq', not 'fast'"):
+        build_engine("fast", not_sockets, not_sockets, None, None)
+
+
+def test_build_engine_refuses_a_hook_with_the_libzmq_engine_before_looking_at_the_sockets() -> None:
+    not_sockets: Any = object()
+    with pytest.raises(ValueError, match="hook needs engine='native'"):
+        build_engine("libzmq", not_sockets, not_sockets, None, lambda side, msg: msg)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_build_engine_checks_the_sockets_before_it_builds(
+    ctx: trio_zmq.Context, engine: EngineName
+) -> None:
+    raw = ctx.underlying.socket(zmq.PUSH)
+    try:
+        with pytest.raises(TypeError, match="backend must be a trio_zmq.Socket.*from_socket"):
+            build_engine(engine, ctx.socket(zmq.PULL), raw, None, None)
+    finally:
+        raw.close(linger=0)
+    with pytest.raises(ValueError, match="either direction"):
+        build_engine(engine, ctx.socket(zmq.PUB), ctx.socket(zmq.PUB), None, None)
+
+
+async def test_build_engine_gives_a_native_engine_that_has_not_run(
+    ctx: trio_zmq.Context,
+) -> None:
+    engine: Engine = build_engine("native", ctx.socket(zmq.PULL), ctx.socket(zmq.PUSH), None, None)
+    assert isinstance(engine, NativeEngine)
+    assert (engine.engine, engine.paused, engine.done) == ("native", False, False)
+    assert engine.statistics() == trio_zmq.ProxyStatistics()
+
+
+def test_a_side_counter_snapshot_is_frozen_and_named() -> None:
+    counter = SideCounter()
+    counter.messages_in += 3
+    counter.bytes_in += 11
+    counter.messages_out += 2
+    counter.bytes_out += 7
+    snapshot = counter.snapshot()
+    assert snapshot == trio_zmq.ProxySideStatistics(
+        messages_in=3, bytes_in=11, messages_out=2, bytes_out=7
+    )
+    counter.messages_in += 1
+    assert snapshot.messages_in == 3  # later counts do not reach a snapshot
+    assert counter.snapshot().messages_in == 4
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_statistics_count_in_on_the_source_side_and_out_on_the_other(
+    ctx: trio_zmq.Context, engine: EngineName
+) -> None:
+    frontend = ctx.socket(zmq.PULL)
+    backend = ctx.socket(zmq.PUSH)
+    source = ctx.socket(zmq.PUSH)
+    sink = ctx.socket(zmq.PULL)
+    source.connect(frontend.bind(inproc_name()))
+    sink.connect(backend.bind(inproc_name()))
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            control = await nursery.start(
+                partial(trio_zmq.steerable_proxy, frontend, backend, engine=engine)
+            )
+            await source.send_multipart([b"ab", b"cde"])
+            assert await sink.recv_multipart() == [b"ab", b"cde"]
+            stats = control.statistics()
+            control.stop()
+    n = _frames_counted(engine, 2)
+    assert stats == trio_zmq.ProxyStatistics(
+        frontend=trio_zmq.ProxySideStatistics(messages_in=n, bytes_in=5),
+        backend=trio_zmq.ProxySideStatistics(messages_out=n, bytes_out=5),
+    )
+
+
+def test_libzmqs_statistics_reply_is_read_into_named_counts() -> None:
+    # libzmq's order: frontend in (messages, bytes), out; then the backend's.
+    frames = [struct.pack("=Q", value) for value in (1, 2, 3, 4, 5, 6, 7, 8)]
+    assert parse_statistics(frames) == trio_zmq.ProxyStatistics(
+        frontend=trio_zmq.ProxySideStatistics(
+            messages_in=1, bytes_in=2, messages_out=3, bytes_out=4
+        ),
+        backend=trio_zmq.ProxySideStatistics(
+            messages_in=5, bytes_in=6, messages_out=7, bytes_out=8
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [b""],  # libzmq 4.3.5's answer to the other commands
+        [struct.pack("=Q", 0)] * 7,
+        [struct.pack("=I", 0)] * 8,
+    ],
+    ids=["empty", "seven-frames", "short-frames"],
+)
+def test_anything_but_a_statistics_reply_is_not_read_as_one(frames: list[bytes]) -> None:
+    assert parse_statistics(frames) is None

@@ -73,10 +73,12 @@ class Engine(Protocol):
 def build_engine(
     name: str, frontend: Socket, backend: Socket, capture: Socket | None, hook: Hook | None
 ) -> Engine:
-    """Check a proxy's arguments and make the engine *name* for them; nothing starts yet.
+    """Check a proxy's arguments and make the engine *name* for them; nothing runs yet.
 
     Every entry point builds its engine here, so every one refuses the same
-    arguments, the same way, before any socket is touched.
+    arguments, the same way, before any task or thread starts and before any
+    socket is lent. (The libzmq engine makes its inproc control pair here;
+    its :meth:`~Engine.run` closes it, so a built engine is meant to be run.)
 
     Raises:
         ValueError: *name* is not ``"native"`` or ``"libzmq"``; a *hook*
