@@ -2,10 +2,10 @@
 
 :func:`serve_authenticator` binds ``inproc://zeromq.zap.01`` and answers
 each request from a task of its own; :func:`open_authenticator` runs it in
-a nursery of its own. The :class:`Authenticator` either yields is the user's
-handle: its methods configure the :class:`~trio_zmq._auth_policy.Policy`,
-and each decision, with its reason, is logged on the ``trio_zmq.auth``
-logger. The wire format is :mod:`trio_zmq._zap`'s.
+a nursery of its own. Both hand the user an :class:`Authenticator`, whose
+methods configure a :class:`~trio_zmq._auth_policy.Policy`. Each decision,
+with its reason, is logged on the ``trio_zmq.auth`` logger. Requests are
+read and replies written by :mod:`trio_zmq._zap`.
 """
 
 from __future__ import annotations

@@ -164,11 +164,6 @@ class MalformedRequest(Exception):
         self.address = address
         self.mechanism = mechanism
 
-    @property
-    def answerable(self) -> bool:
-        """Whether an error reply can be sent: the envelope and request id were read."""
-        return self.request_id is not None
-
 
 def _after_delimiter(frames: Sequence[bytes], start: int) -> int | None:
     """The index just past the first empty frame at or after *start*, if any."""
