@@ -7,6 +7,7 @@ its test ends, and each test is bounded by the conftest's ``fail_after``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -22,7 +23,9 @@ import trio
 import zmq
 
 import trio_zmq
-from trio_zmq._cli import _outcome, build_parser, format_message, main
+from trio_zmq import _cli, _tools
+from trio_zmq._cli import COMMANDS, _outcome, build_parser, main
+from trio_zmq._cli_output import format_message
 
 from . import helpers
 from .helpers import ipc_endpoint, short_temp_dir
@@ -31,6 +34,7 @@ if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup, ExceptionGroup
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import AsyncIterator, Iterator, Mapping
 
 # The command line as a user runs it, but with Ctrl-C restored: a test run
@@ -497,6 +501,78 @@ def test_main_without_arguments_lists_the_commands(capsys: pytest.CaptureFixture
     for command in ("demo", "send", "recv", "pub", "sub", "req", "rep", "proxy", "monitor"):
         assert f"    {command} " in out
     assert "    bench " in out
+
+
+#: Each command with the fewest arguments it runs with (a test runs none of them).
+SMALLEST_COMMAND_LINES = {
+    "demo": [],
+    "send": ["--connect", LOCAL],
+    "recv": ["--bind", LOCAL],
+    "pub": ["--bind", LOCAL],
+    "sub": ["--connect", LOCAL],
+    "req": ["--connect", LOCAL],
+    "rep": ["--bind", LOCAL],
+    "proxy": [LOCAL, LOCAL],
+    "monitor": [LOCAL],
+    "bench": [],
+}
+
+
+def test_every_command_in_the_table_has_a_subparser_and_a_runner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert [command.name for command in COMMANDS] == list(SMALLEST_COMMAND_LINES)
+    ran: list[argparse.Namespace] = []
+
+    def record(args: argparse.Namespace) -> int:
+        ran.append(args)
+        return 42
+
+    for command in COMMANDS:
+        monkeypatch.setitem(_cli._BY_NAME, command.name, dataclasses.replace(command, run=record))
+    for name, argv in SMALLEST_COMMAND_LINES.items():
+        assert main([name, *argv]) == 42
+        assert ran[-1].command == name
+        assert ran[-1].parser.prog == f"trio-zmq {name}"
+    assert len(ran) == len(COMMANDS)
+
+
+#: Run main() in a fresh interpreter, then print which of these modules it loaded.
+_LOADED = (
+    "import json, sys; from trio_zmq._cli import main; status = main(sys.argv[1:]); "
+    "loaded = sorted(m for m in sys.modules "
+    "if m.split('.')[0] == 'asyncio' or m.startswith(('zmq.asyncio', 'trio_zmq._bench'))); "
+    "print(json.dumps([status, loaded]))"
+)
+
+
+async def modules_loaded_by(*argv: str) -> tuple[int, list[str]]:
+    """The exit status of ``trio-zmq ARGV`` and which of asyncio, zmq.asyncio and
+    the benchmark it imported."""
+    done = await trio.run_process(
+        [sys.executable, "-X", "dev", "-W", "error", "-c", _LOADED, *argv], capture_stdout=True
+    )
+    status, loaded = json.loads(done.stdout.decode().splitlines()[-1])
+    return status, loaded
+
+
+async def test_the_everyday_tools_import_neither_asyncio_nor_the_benchmark() -> None:
+    # A PUSH that connects queues its message at once, and linger 0 drops it at exit.
+    send = ("send", "-q", "--connect", "tcp://127.0.0.1:5", "--linger", "0", "hi")
+    assert await modules_loaded_by(*send) == (0, [])
+    assert await modules_loaded_by("recv", "--help") == (0, [])
+
+
+async def test_the_benchmark_is_imported_by_bench_alone_and_without_asyncio() -> None:
+    assert await modules_loaded_by("bench", "--help") == (0, ["trio_zmq._bench"])
+
+
+def test_socket_type_choices_are_the_types_that_fit_each_command() -> None:
+    moving = {"PAIR", "PUB", "SUB", "DEALER", "ROUTER", "PULL", "PUSH", "XPUB", "XSUB"}
+    assert set(_tools.SENDING_TYPES) == {"PUSH", "PUB", "XPUB", "PAIR", "DEALER", "ROUTER"}
+    assert set(_tools.RECEIVING_TYPES) == {"PULL", "SUB", "XSUB", "PAIR", "DEALER", "ROUTER"}
+    assert set(_tools.PROXY_TYPES) == moving
+    assert set(_tools.ALL_TYPES) == moving | {"REQ", "REP", "STREAM"}
 
 
 @pytest.mark.timeout_seconds(120)

@@ -11,12 +11,15 @@ A worker is this module run as a script: ``python -m trio_zmq._bench worker
 CONTENDER WORKLOAD ROLE COUNT SIZE [ENDPOINT]``. A receiving worker binds,
 prints its endpoint on one line, and later prints one JSON line with its
 measurement; a sending worker connects and sends.
+
+asyncio and ``zmq.asyncio`` are imported inside the functions of the
+contender that runs on them, so that importing this module (for
+``trio-zmq bench``'s options, say) loads neither.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import atexit
 import contextlib
 import importlib.util
@@ -35,7 +38,6 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import trio
 import zmq
-import zmq.asyncio
 
 from ._ipc import ipc_space
 
@@ -299,6 +301,10 @@ async def _trio_send_n(sock: Any, msg: bytes, count: int) -> None:
 
 
 async def _asyncio_worker(work: Workload, role: str, count: int, endpoint: str) -> dict[str, float]:
+    import asyncio
+
+    import zmq.asyncio
+
     ctx = zmq.asyncio.Context()
     try:
         msg = b"x" * work.size
@@ -393,6 +399,8 @@ def _run_worker(contender: str, work: Workload, role: str, count: int, endpoint:
     if contender == PYZMQ:
         result = _pyzmq_worker(work, role, count, endpoint)
     elif contender == ASYNCIO:
+        import asyncio  # here, so that only the asyncio contender's processes load it
+
         result = asyncio.run(_asyncio_worker(work, role, count, endpoint))
     elif contender == ANYIO:
         result = trio.run(_anyio_worker, work, role, count, endpoint)
@@ -425,6 +433,8 @@ def _inproc(contender: str, work: Workload, count: int) -> float:
         ctx.destroy(linger=0)
         return count / elapsed
     if contender == ASYNCIO:
+        import asyncio
+
         return asyncio.run(_asyncio_inproc(name, msg, count))
     return trio.run(_trio_inproc, name, msg, count)
 
@@ -446,6 +456,10 @@ async def _trio_inproc(name: str, msg: bytes, count: int) -> float:
 
 
 async def _asyncio_inproc(name: str, msg: bytes, count: int) -> float:
+    import asyncio
+
+    import zmq.asyncio
+
     ctx = zmq.asyncio.Context()
     pull = ctx.socket(zmq.PULL)
     pull.bind(name)
