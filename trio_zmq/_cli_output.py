@@ -8,16 +8,17 @@ one line on standard error.
 
 from __future__ import annotations
 
-import errno
 import json
 import sys
 from typing import TYPE_CHECKING
 
-import zmq
+from ._errors import is_malformed_endpoint
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
+
+    import zmq
 
 __all__ = [
     "FORMATS",
@@ -52,19 +53,13 @@ class UsageError(CommandError):
         super().__init__(message, 2)
 
 
-# libzmq errors that mean the endpoint itself is wrong: a usage error.
-_BAD_ENDPOINT_ERRNOS = frozenset(
-    {errno.EINVAL, errno.ENODEV, int(zmq.EPROTONOSUPPORT), int(zmq.ENOCOMPATPROTO)}
-)
-
-
 def endpoint_failure(exc: zmq.ZMQError) -> CommandError:
     """*exc* from a bind or connect (which names the endpoint), as the command's failure.
 
     An endpoint libzmq cannot parse is a usage error (status 2); anything
     else, an address in use say, is a runtime error (status 1).
     """
-    return CommandError(str(exc), 2 if exc.errno in _BAD_ENDPOINT_ERRNOS else 1)
+    return CommandError(str(exc), 2 if is_malformed_endpoint(exc) else 1)
 
 
 def status(args: argparse.Namespace, message: str) -> None:

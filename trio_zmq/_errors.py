@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
 __all__ = [
+    "ENDPOINT_FORMS",
     "again",
     "check_frames",
     "check_tcp_port",
@@ -28,6 +29,7 @@ __all__ = [
     "context_terminated",
     "endpoint_error",
     "frame_error",
+    "is_malformed_endpoint",
     "option_type_error",
     "option_value_error",
     "raise_translated",
@@ -104,9 +106,19 @@ def translating(socket_type: int = 0) -> Iterator[None]:
 # ----------------------------------------------------------------------
 # Endpoints
 
-_ENDPOINT_FORMS = (
+#: What endpoints look like, for messages about a malformed one.
+ENDPOINT_FORMS = (
     "endpoints look like 'tcp://127.0.0.1:5555', 'tcp://*:*', 'ipc:///tmp/name' or 'inproc://name'"
 )
+# libzmq's errors that mean the endpoint itself is malformed.
+_MALFORMED_ENDPOINT = frozenset(
+    {_errno.EINVAL, _errno.ENODEV, int(zmq.EPROTONOSUPPORT), int(zmq.ENOCOMPATPROTO)}
+)
+
+
+def is_malformed_endpoint(exc: zmq.ZMQError) -> bool:
+    """Whether *exc*, from bind/connect, says the endpoint itself is wrong (not, say, in use)."""
+    return exc.errno in _MALFORMED_ENDPOINT
 
 
 def endpoint_error(exc: zmq.ZMQError, action: str, addr: object) -> BaseException:
@@ -122,9 +134,9 @@ def endpoint_error(exc: zmq.ZMQError, action: str, addr: object) -> BaseExceptio
     elif code == _errno.ENOENT and action in ("unbind", "disconnect"):
         hint = f"this socket has no such endpoint to {action}; use the exact string bind() returned"
     elif code == zmq.EPROTONOSUPPORT:
-        hint = f"this libzmq has no such transport; {_ENDPOINT_FORMS}"
-    elif code in (_errno.EINVAL, _errno.ENODEV, zmq.ENOCOMPATPROTO):
-        hint = _ENDPOINT_FORMS
+        hint = f"this libzmq has no such transport; {ENDPOINT_FORMS}"
+    elif is_malformed_endpoint(exc):
+        hint = ENDPOINT_FORMS
     else:
         hint = ""
     # pyzmq 26 and later already append the address; it is said once here.

@@ -27,6 +27,7 @@ from ._cli_output import (
     print_message,
     status,
 )
+from ._errors import ENDPOINT_FORMS
 from ._kinds import kind_name, kind_names
 
 if TYPE_CHECKING:
@@ -79,10 +80,7 @@ def _socket_type(name: str) -> int:
 def _endpoint(text: str) -> str:
     transport, sep, rest = text.partition("://")
     if not (sep and transport and rest):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an endpoint; endpoints look like 'tcp://127.0.0.1:5555', "
-            "'tcp://*:*', 'ipc:///tmp/name' or 'inproc://name'"
-        )
+        raise argparse.ArgumentTypeError(f"{text!r} is not an endpoint; {ENDPOINT_FORMS}")
     return text
 
 
