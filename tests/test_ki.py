@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import trio
@@ -17,7 +17,7 @@ import trio_zmq
 import trio_zmq.auth
 from trio_zmq import _ki
 
-from .helpers import inproc_name
+from .helpers import inproc_name, pair
 
 needs_free_protection = pytest.mark.skipif(
     not _ki.FREE, reason="this Trio wraps KI-protected functions; trio_zmq leaves them unprotected"
@@ -256,3 +256,46 @@ def test_ctrl_c_stops_a_busy_proxy_hook_while_it_runs() -> None:
             child.wait()
         if child.stdout is not None:
             child.stdout.close()
+
+
+class _Reports:
+    """Pickled and unpickled, it records whether its hooks ran KI-protected."""
+
+    seen: ClassVar[list[bool]] = []
+
+    def __reduce__(self) -> tuple[type[_Reports], tuple[()]]:
+        _Reports.seen.append(trio.lowlevel.currently_ki_protected())
+        return (_Reports, ())
+
+    def __init__(self) -> None:
+        _Reports.seen.append(trio.lowlevel.currently_ki_protected())
+
+
+@needs_free_protection
+async def test_user_code_that_socket_calls_runs_outside_ki_protection(
+    ctx: trio_zmq.Context,
+) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+    seen: list[bool] = []
+
+    def serialize(obj: object) -> list[bytes]:
+        seen.append(trio.lowlevel.currently_ki_protected())
+        return [b"x"]
+
+    def deserialize(frames: list[bytes]) -> list[bytes]:
+        seen.append(trio.lowlevel.currently_ki_protected())
+        return frames
+
+    def default(obj: object) -> str:
+        seen.append(trio.lowlevel.currently_ki_protected())
+        return "json"
+
+    await a.send_serialized(object(), serialize)
+    await b.recv_serialized(deserialize)
+    await a.send_json({"x": object()}, default=default)
+    await b.recv()
+    assert seen == [False, False, False]
+    _Reports.seen.clear()
+    await a.send_pyobj(_Reports())  # __init__ (ours), then __reduce__ (pickle's)
+    await b.recv_pyobj()  # __init__ again, called by unpickling
+    assert _Reports.seen == [False, False, False]

@@ -8,6 +8,7 @@ tasks go on as if nothing happened.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -144,3 +145,58 @@ def test_a_socket_made_outside_any_run_is_adopted_by_the_first_run_that_uses_it(
         assert trio.run(use) == 10
     finally:
         context.destroy()
+
+
+async def test_a_closed_socket_still_refuses_a_call_from_another_thread(
+    ctx: trio_zmq.Context,
+) -> None:
+    sock = ctx.socket(zmq.PAIR)
+    sock.close()
+    with pytest.raises(RuntimeError, match="another thread"):
+        await trio.to_thread.run_sync(lambda: sock.rcvhwm)
+
+
+async def test_a_socket_with_a_half_sent_message_is_not_lent(ctx: trio_zmq.Context) -> None:
+    push, pull = pair(ctx, zmq.PUSH, zmq.PULL)
+    await push.send(b"head", zmq.SNDMORE)
+    with (
+        pytest.raises(trio.BusyResourceError, match="halfway through a multipart message"),
+        push.lend("a test"),
+    ):
+        pass  # pragma: no cover
+    await push.send(b"tail")
+    assert await pull.recv_multipart() == [b"head", b"tail"]
+    with push.lend("a test"):
+        pass  # now it can be
+
+
+async def test_a_context_with_a_socket_of_another_run_closes_what_it_can_and_says_why() -> None:
+    import threading
+
+    ctx = trio_zmq.Context(linger=0)
+    mine = ctx.socket(zmq.PAIR)
+    theirs: list[trio_zmq.Socket] = []
+    adopted, close_now = threading.Event(), threading.Event()
+
+    def other_run() -> None:
+        async def use() -> None:
+            theirs.append(ctx.socket(zmq.PAIR))  # made, so owned, by this other run
+            adopted.set()
+            await trio.to_thread.run_sync(close_now.wait, abandon_on_cancel=True)
+            theirs[0].close()
+
+        trio.run(use)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(trio.to_thread.run_sync, other_run, abandon_on_cancel=True))
+        await trio.to_thread.run_sync(adopted.wait, abandon_on_cancel=True)
+        with pytest.raises(RuntimeError, match="1 of this context's sockets"):
+            await ctx.aclose()
+        assert mine.closed
+        assert not theirs[0].closed
+        still_open = not ctx.closed  # closing it again can finish the job
+        close_now.set()
+    assert still_open
+    await ctx.aclose()
+    assert ctx.closed
+    assert ctx.underlying.closed

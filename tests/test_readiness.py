@@ -425,3 +425,33 @@ async def test_readiness_a_cancelled_sleeper_leaves_no_trace(fake: FakeSocket) -
     assert len(lot) == 0
     fake.events = POLLIN | POLLOUT
     assert await rd.wait(POLLIN) is False  # and it still works
+
+
+async def test_readiness_a_pause_counts_as_a_sleeper_and_a_close_ends_it(
+    fake: FakeSocket,
+) -> None:
+    rd = fake.readiness
+    outcomes: list[str] = []
+
+    async def pause() -> None:
+        try:
+            await rd.pause(60)
+        except trio.ClosedResourceError:
+            outcomes.append("closed")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(pause)
+        await trio.testing.wait_all_tasks_blocked()
+        assert rd.sleepers == 1  # close() and lend() see it
+        rd.close()
+    assert outcomes == ["closed"]
+    assert rd.sleepers == 0
+
+
+async def test_readiness_a_pause_ends_after_its_time(
+    fake: FakeSocket, autojump_clock: trio.testing.MockClock
+) -> None:
+    start = trio.current_time()
+    await fake.readiness.pause(0.5)
+    assert trio.current_time() - start == pytest.approx(0.5)
+    assert fake.readiness.sleepers == 0

@@ -7,17 +7,18 @@ import trio
 import trio.testing
 import zmq
 
+from trio_zmq import _turn
 from trio_zmq._readiness import Readiness
 from trio_zmq._turn import SendTurn
 
 
-def _turn() -> tuple[SendTurn, Readiness]:
+def _turn_and_readiness() -> tuple[SendTurn, Readiness]:
     readiness = Readiness(lambda option: int(zmq.POLLOUT), -1)  # never sleeps on its FD
     return SendTurn(readiness), readiness
 
 
 async def test_a_sender_waits_for_the_owners_release() -> None:
-    turn, rd = _turn()
+    turn, rd = _turn_and_readiness()
     owner_holds, release = trio.Event(), trio.Event()
     order: list[str] = []
 
@@ -44,7 +45,7 @@ async def test_a_sender_waits_for_the_owners_release() -> None:
 
 
 async def test_the_owner_never_waits_for_its_own_turn() -> None:
-    turn, _ = _turn()
+    turn, _ = _turn_and_readiness()
     me = trio.lowlevel.current_task()
     turn.take(me)
     with trio.testing.assert_no_checkpoints():
@@ -53,7 +54,7 @@ async def test_the_owner_never_waits_for_its_own_turn() -> None:
 
 
 async def test_an_owner_that_ends_breaks_the_turn_for_those_waiting() -> None:
-    turn, rd = _turn()
+    turn, rd = _turn_and_readiness()
     end = trio.Event()
     errors: list[BaseException] = []
 
@@ -83,7 +84,7 @@ async def test_an_owner_that_ends_breaks_the_turn_for_those_waiting() -> None:
 
 
 async def test_a_close_wakes_those_waiting_for_a_turn() -> None:
-    turn, rd = _turn()
+    turn, rd = _turn_and_readiness()
     turn.take(trio.lowlevel.current_task())  # this task owns the turn and stays
 
     async def other() -> None:
@@ -99,7 +100,7 @@ async def test_a_close_wakes_those_waiting_for_a_turn() -> None:
 
 
 async def test_a_cancelled_wait_for_a_turn_changes_nothing() -> None:
-    turn, rd = _turn()
+    turn, rd = _turn_and_readiness()
     me = trio.lowlevel.current_task()
     turn.take(me)
     with trio.move_on_after(0.01) as scope:
@@ -113,3 +114,44 @@ async def test_a_cancelled_wait_for_a_turn_changes_nothing() -> None:
     assert turn.owner is me
     assert rd.sleepers == 0
     turn.release()
+
+
+async def _time_until_broken(turn: SendTurn) -> float:
+    """Virtual seconds from an owner's end to its waiter's BrokenResourceError."""
+    end = trio.Event()
+    told: list[float] = []
+
+    async def owner() -> None:
+        turn.take(trio.lowlevel.current_task())
+        await end.wait()
+
+    async def waiter() -> None:
+        with pytest.raises(trio.BrokenResourceError):
+            await turn.wait(trio.lowlevel.current_task())
+        told.append(trio.current_time())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(owner)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(waiter)
+        await trio.testing.wait_all_tasks_blocked()
+        ended = trio.current_time()
+        end.set()
+    return told[0] - ended
+
+
+@pytest.mark.skipif(_turn._add_breaker is None, reason="this Trio has no parking-lot breakers")
+async def test_with_breakers_the_waiter_is_told_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    turn, _ = _turn_and_readiness()
+    assert await _time_until_broken(turn) == 0
+
+
+async def test_without_breakers_the_waiter_finds_out_within_owner_check(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_turn, "_add_breaker", None)
+    monkeypatch.setattr(_turn, "_remove_breaker", None)
+    turn, _ = _turn_and_readiness()
+    assert 0 < await _time_until_broken(turn) <= _turn.OWNER_CHECK

@@ -277,3 +277,57 @@ async def test_send_refuses_text_at_once_after_a_send_that_had_to_wait(
     with trio.fail_after(5):
         with pytest.raises(TypeError, match="send_string"):
             await sender.send("text")  # type: ignore[call-overload]
+
+
+# ----------------------------------------------------------------------
+# How often libzmq is asked
+
+
+def _counting_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real_send: Callable[..., Any] = trio_zmq._socket._send
+
+    def send(sock: zmq.Socket[Any], data: Any, flags: int, *args: Any) -> Any:
+        calls.append(flags)
+        return real_send(sock, data, flags, *args)
+
+    monkeypatch.setattr(trio_zmq._socket, "_send", send)
+    return calls
+
+
+async def test_a_failed_noblock_send_asks_libzmq_once(
+    ctx: trio_zmq.Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = ctx.socket(zmq.PUSH)  # no peer: nothing can go
+    calls = _counting_sends(monkeypatch)
+    with pytest.raises(zmq.Again):
+        await sender.send(b"x", zmq.NOBLOCK)
+    assert len(calls) == 1
+    sender.sndtimeo = 0  # a zero timeout is the same
+    with pytest.raises(zmq.Again):
+        await sender.send_multipart([b"x", b"y"])
+    assert len(calls) == 2
+
+
+async def test_a_blocking_send_asks_libzmq_once_before_it_waits(
+    ctx: trio_zmq.Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = ctx.socket(zmq.PUSH)
+    calls = _counting_sends(monkeypatch)
+    with trio.move_on_after(0.01):
+        await sender.send(b"x")  # one attempt, then EVENTS, then sleep
+    assert len(calls) == 1
+
+
+async def test_a_tracked_send_of_a_discarded_frame_returns_a_finished_tracker(
+    ctx: trio_zmq.Context,
+) -> None:
+    _, endpoint = _peer(ctx, zmq.PAIR)
+    sender = ctx.socket(zmq.PAIR)
+    sender.connect(endpoint)
+    await sender.send(b"a", zmq.SNDMORE)
+    sender.disconnect(endpoint)
+    await sender.send(b"b", zmq.SNDMORE)  # refused: the rest is discarded here
+    tracker = await sender.send(b"c", copy=False, track=True)
+    assert isinstance(tracker, zmq.MessageTracker)
+    assert tracker.done

@@ -131,16 +131,31 @@ class Context:
         self._sockets.pop(sock, None)
 
     def _close_sockets(self, linger: int | None) -> None:
+        """Close every socket this context made; mark the context closed once all are.
+
+        A socket that belongs to another thread or run refuses (RuntimeError):
+        the others are closed all the same, and the context stays open, with
+        the refusing sockets, so that closing it again can finish the job.
+        """
+        refused: list[RuntimeError] = []
         for sock in list(self._sockets):
-            sock.close(linger)
+            try:
+                sock.close(linger)
+            except RuntimeError as exc:
+                refused.append(exc)
+        if refused:
+            raise RuntimeError(
+                f"{len(refused)} of this context's sockets belong to another thread or "
+                "trio.run(); close them there, then close the context"
+            ) from refused[0]
         self._sockets.clear()
+        self._closed = True
 
     def destroy(self, linger: int | None = None) -> None:
         """Close every socket this context made, then terminate it (blocking).
 
         Prefer ``async with`` or :meth:`aclose`, which do not block the run.
         """
-        self._closed = True
         self._close_sockets(linger)
         if self._owned:
             self._ctx.term()
@@ -157,7 +172,6 @@ class Context:
         if self._closed:
             await trio.lowlevel.checkpoint()
             return
-        self._closed = True
         cancelled = trio.current_effective_deadline() == -math.inf
         self._close_sockets(0 if cancelled else None)
         if not self._owned:

@@ -76,6 +76,7 @@ class Readiness:
         "_in_lots",
         "_lots",
         "_parked",
+        "_pause_lot",
         "_watcher_mask",
         "_watcher_scope",
         "closed",
@@ -94,6 +95,7 @@ class Readiness:
         self._lots: dict[ParkingLot, None] | None = None  # where park() has put tasks
         self._in_lots = 0
         self._closed_lot: ParkingLot | None = None  # made when first needed
+        self._pause_lot: ParkingLot | None = None
         self.closed = False
 
     @property
@@ -203,6 +205,18 @@ class Readiness:
             self._in_lots -= 1
         if self.closed:
             raise closed_socket()
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep *seconds*, as one of this socket's sleepers: a close ends it early.
+
+        Raises:
+            trio.ClosedResourceError: the socket is or gets closed.
+            trio.Cancelled: nothing changed.
+        """
+        if self._pause_lot is None:
+            self._pause_lot = trio.lowlevel.ParkingLot()
+        with trio.move_on_after(seconds):
+            await self.park(self._pause_lot)
 
     async def wait_closed(self) -> None:
         """Sleep until :meth:`close`; return at once, without a checkpoint, if closed.

@@ -56,6 +56,7 @@ from ._errors import (
 from ._ki import call_user, protect_methods
 from ._kinds import DISCARDS_REST
 from ._readiness import Readiness
+from ._runs import ENDED, RunLife, current_run_life
 from ._turn import SendTurn
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ _MAX_PAUSE = 0.016
 
 
 _LENT: Any = object()  # stands in for the run token while the socket is lent
+_get_ident = threading.get_ident
 _UNOWNED: Any = object()  # the run token of a socket that no run has used yet
 
 
@@ -119,14 +121,19 @@ class _PublicRunContext:
 # never a socket's token: such a call takes the slow path, which asks.
 _RUN: Any
 try:
-    from trio._core._run import GLOBAL_RUN_CONTEXT
+    from trio._core._run_context import GLOBAL_RUN_CONTEXT
 
     _RUN = GLOBAL_RUN_CONTEXT
-except ImportError:  # pragma: no cover - a Trio that keeps it elsewhere
-    _RUN = _PublicRunContext()
+except ImportError:  # Trio before 0.30 kept it in _run
+    try:
+        from trio._core._run import GLOBAL_RUN_CONTEXT
+
+        _RUN = GLOBAL_RUN_CONTEXT
+    except ImportError:  # pragma: no cover - a Trio that keeps it elsewhere
+        _RUN = _PublicRunContext()
 
 #: Option names accepted as attributes and as ``ctx.socket(**options)``.
-_OPTION_NAMES = frozenset(name.lower() for name in zmq.SocketOption.__members__) | {"hwm"}
+OPTION_NAMES = frozenset(name.lower() for name in zmq.SocketOption.__members__) | {"hwm"}
 _BYTES_OPTIONS = frozenset(
     int(opt) for opt in zmq.SocketOption if opt._opt_type == zmq.constants._OptType.bytes
 )
@@ -157,6 +164,7 @@ class Socket:
     __slots__ = (
         "__weakref__",
         "_lent_to",
+        "_life",
         "_on_close",
         "_rcvtimeo",
         "_rd",
@@ -178,6 +186,7 @@ class Socket:
     _slept: int
     _token: TrioToken
     _thread: int | None
+    _life: RunLife
     _on_close: Callable[[Socket], object] | None
     _lent_to: str | None
 
@@ -231,8 +240,10 @@ class Socket:
         except RuntimeError:
             self._token = _UNOWNED  # made outside a run: adopted by the first run to use it
             self._thread = None
+            self._life = ENDED
         else:
-            self._thread = threading.get_ident()
+            self._thread = _get_ident()
+            self._life = current_run_life()
         self._on_close = on_close
         self._lent_to = None
         return self
@@ -272,9 +283,10 @@ class Socket:
         if self._token is _UNOWNED:
             if token is not None:
                 self._token = token
-                self._thread = threading.get_ident()
+                self._thread = _get_ident()
+                self._life = current_run_life()
             return
-        if token is None and self._thread == threading.get_ident():
+        if token is None and self._thread == _get_ident():
             return
         if token is None:
             where = "from another thread"
@@ -303,11 +315,11 @@ class Socket:
             token = None
         if token is self._token and self._lent_to is None and not self._rd.closed:
             return
-        if self._rd.closed:
-            raise closed_socket()
         if self._lent_to is not None:
             raise self._busy()
         self._check_caller()
+        if self._rd.closed:
+            raise closed_socket()
 
     @contextlib.contextmanager
     def lend(self, borrower: str) -> Iterator[zmq.Socket[Any]]:
@@ -324,9 +336,10 @@ class Socket:
             trio.ClosedResourceError: the socket is closed.
         """
         self._check_usable()
-        if self._rd.sleepers:
+        if self._rd.sleepers or self._turn.owner is not None:
             raise trio.BusyResourceError(
-                f"cannot hand this socket to {borrower}: tasks are waiting on it"
+                f"cannot hand this socket to {borrower}: tasks are waiting on it, or "
+                "a task is halfway through a multipart message"
             )
         saved = self._token
         self._lent_to = borrower
@@ -385,11 +398,14 @@ class Socket:
                 self._turn.check()
             elif not tried:
                 try:
-                    return attempt()
+                    result = attempt()
                 except zmq.Again:
                     pass
                 except zmq.ZMQError as exc:
                     self._fail(exc)
+                else:
+                    self._slept &= ~mask  # it did not have to wait
+                    return result
             if self._settle():
                 await cancel_shielded_checkpoint()
             raise zmq.Again()
@@ -423,7 +439,7 @@ class Socket:
                     # *any* peer has room, and its FD need not fire when the full
                     # one drains. Retrying at once would spin without a
                     # checkpoint, so pause, a little longer each time.
-                    await trio.sleep(pause)
+                    await rd.pause(pause)
                     pause = min(pause * 2, _MAX_PAUSE)
                 continue  # another task got there first
             except zmq.ZMQError as exc:
@@ -554,12 +570,12 @@ class Socket:
         Reading ``EVENTS`` can take the FD's edge from under a sleeping
         task; read here, it wakes whoever the news concerns.
         """
-        try:  # _check_usable(), its common case inlined: the proxy reads this per message
-            if self._lent_to is not None or _RUN.runner.trio_token is not self._token:
-                self._check_usable()
-        except AttributeError:
-            self._check_usable()  # not in any run: raises
-        return self._read_events()
+        if self._lent_to is not None or not self._life.alive or self._thread != _get_ident():
+            self._check_usable()  # its common case inlined (see _runs.py)
+        try:
+            return self._rd.events()
+        except zmq.ZMQError as exc:
+            self._fail(exc)
 
     def _read_events(self) -> int:
         try:
@@ -597,27 +613,21 @@ class Socket:
     setsockopt_string = set_string
     getsockopt_string = get_string
 
-    def __getattr__(self, name: str) -> Any:
-        if name in _OPTION_NAMES:
-            self._check_usable()
-            try:
-                return getattr(self._sock, name)
-            finally:
-                self._after_sync_call()
-        raise AttributeError(f"trio_zmq.Socket has no attribute or socket option {name!r}")
+    if TYPE_CHECKING:
+        # Every socket option is an attribute (made below, one property per
+        # option); for type checkers, they are all of type Any. At run time
+        # the class defines no __getattr__, which would slow down every
+        # attribute read of its methods.
+        def __getattr__(self, name: str) -> Any: ...
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in _OPTION_NAMES:
-            if name == "hwm":
-                self._check_usable()
-                try:
-                    self._sock.hwm = value
-                finally:
-                    self._after_sync_call()
-            else:
-                self.set(zmq.SocketOption[name.upper()], value)
-        elif name in Socket.__slots__:
+        if name in _SLOTS:
             object.__setattr__(self, name, value)
+        elif name in OPTION_NAMES:
+            if isinstance(getattr(Socket, name, None), property):
+                object.__setattr__(self, name, value)  # the option's property
+            else:  # an option named as a method here: ``sock.subscribe = b""``
+                self.set(zmq.SocketOption[name.upper()], value)
         else:
             raise AttributeError(
                 f"trio_zmq.Socket has no socket option {name!r}; options are named as in "
@@ -843,11 +853,11 @@ class Socket:
         the failed frame must not be sent again (it would begin a fragment).
         If the failed frame was not the last, the rest of the message must
         vanish too: the load-balancing types (PUSH, DEALER, REQ) discard them
-        by themselves, so they are handed over as usual; any other type
-        (PAIR) would deliver them to its next peer, so they are discarded
-        here. When libzmq notices the vanished peer before the next frame, it
-        discards the rest of the message without any error at all.
-        ``tests/test_libzmq.py`` checks all of this against the libzmq in use.
+        by themselves, so they are handed over as usual (and when they notice
+        the vanished peer before the next frame, they discard the rest without
+        any error at all); other types (PAIR) keep refusing them, and are not
+        made to discard them, so they are discarded here.
+        ``tests/test_libzmq.py`` checks this against the libzmq in use.
         """
         sock = self._sock
         turn = self._turn
@@ -870,6 +880,8 @@ class Socket:
             turn.dropping = dropping
         elif turn.owner is not None:  # then the caller's: its message ends here
             turn.release()
+        if track and result is None:  # every frame was discarded: nothing to track
+            result = zmq.MessageTracker()
         return result
 
     async def send_string(self, u: str, flags: int = 0, *, encoding: str = "utf-8") -> None:
@@ -1067,11 +1079,8 @@ class Socket:
 
     def send_nowait(self, data: Buffer | zmq.Frame, flags: int = 0, *, copy: bool = True) -> None:
         """Send one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
-        try:  # _check_usable(), its common case inlined
-            if self._lent_to is not None or _RUN.runner.trio_token is not self._token:
-                self._check_usable()
-        except AttributeError:
-            self._check_usable()  # not in any run: raises
+        if self._lent_to is not None or not self._life.alive or self._thread != _get_ident():
+            self._check_usable()  # its common case inlined (see _runs.py)
         if flags & _SNDMORE or self._turn.owner is not None:
             self._turn.check()
             raise trio.WouldBlock  # an open message's turn needs a task; use send()
@@ -1093,11 +1102,8 @@ class Socket:
         A message whose peer vanishes between two frames is dropped, as in
         :meth:`send_multipart`.
         """
-        try:  # _check_usable(), its common case inlined
-            if self._lent_to is not None or _RUN.runner.trio_token is not self._token:
-                self._check_usable()
-        except AttributeError:
-            self._check_usable()  # not in any run: raises
+        if self._lent_to is not None or not self._life.alive or self._thread != _get_ident():
+            self._check_usable()  # its common case inlined (see _runs.py)
         check_frames(msg_parts, "send_multipart_nowait")
         if self._turn.owner is not None:
             self._turn.check()
@@ -1112,11 +1118,8 @@ class Socket:
 
     def recv_nowait(self, flags: int = 0) -> bytes:
         """Receive one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
-        try:  # _check_usable(), its common case inlined
-            if self._lent_to is not None or _RUN.runner.trio_token is not self._token:
-                self._check_usable()
-        except AttributeError:
-            self._check_usable()  # not in any run: raises
+        if self._lent_to is not None or not self._life.alive or self._thread != _get_ident():
+            self._check_usable()  # its common case inlined (see _runs.py)
         try:
             data: bytes = _recv(self._sock, flags | _NOBLOCK, True, False)
         except zmq.Again:
@@ -1128,11 +1131,8 @@ class Socket:
 
     def recv_multipart_nowait(self, flags: int = 0) -> list[bytes]:
         """Receive a whole message now or raise ``trio.WouldBlock``; never a checkpoint."""
-        try:  # _check_usable(), its common case inlined
-            if self._lent_to is not None or _RUN.runner.trio_token is not self._token:
-                self._check_usable()
-        except AttributeError:
-            self._check_usable()  # not in any run: raises
+        if self._lent_to is not None or not self._life.alive or self._thread != _get_ident():
+            self._check_usable()  # its common case inlined (see _runs.py)
         try:
             parts: list[bytes] = self._recv_parts_now(flags, True, False)
         except zmq.Again:
@@ -1193,12 +1193,14 @@ class Socket:
         Raises:
             trio.Cancelled: when cancelled; nothing changed.
         """
-        if self._rd.closed:
-            await checkpoint()
-            return
         await checkpoint_if_cancelled()
-        if self._token is not _RUN.runner.trio_token:
+        # While the socket is lent, its token stands for the borrower, and
+        # waiting for the close does not touch the raw socket: no check.
+        if self._lent_to is None and self._token is not _RUN.runner.trio_token:
             self._adopt_run()
+        if self._rd.closed:
+            await cancel_shielded_checkpoint()
+            return
         await self._rd.wait_closed()
 
     def __aiter__(self) -> Self:
@@ -1211,5 +1213,42 @@ class Socket:
         except trio.ClosedResourceError:
             raise StopAsyncIteration from None
 
+
+def _option_property(name: str) -> property:
+    option = int(zmq.SocketOption[name.upper()])
+
+    def get(self: Socket) -> Any:
+        return self.get(option)
+
+    def set(self: Socket, value: Any) -> None:
+        self.set(option, value)
+
+    return property(get, set, doc=f"The socket option ``zmq.{name.upper()}``.")
+
+
+def _get_hwm(self: Socket) -> Any:
+    self._check_usable()
+    try:
+        return self._sock.hwm
+    finally:
+        self._after_sync_call()
+
+
+def _set_hwm(self: Socket, value: int) -> None:
+    self._check_usable()
+    try:
+        self._sock.hwm = value
+    finally:
+        self._after_sync_call()
+
+
+# Options as attributes, as in pyzmq (``sock.linger = 0``), each a property;
+# names that are methods here (subscribe, events) keep their method.
+for _name in sorted(OPTION_NAMES - {"hwm"} - set(vars(Socket))):
+    setattr(Socket, _name, _option_property(_name))
+_hwm = property(_get_hwm, _set_hwm, doc="Both high-water marks (as pyzmq's ``hwm``).")
+setattr(Socket, "hwm", _hwm)  # noqa: B010 - made after the class, as the options above
+del _name
+_SLOTS = frozenset(Socket.__slots__)
 
 protect_methods(Socket)

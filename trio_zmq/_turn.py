@@ -14,9 +14,14 @@ whole message again. Waiting senders are told so with
 ``add_parking_lot_breaker`` the owner's end breaks the lot at once; on
 older ones a waiting sender looks every :data:`OWNER_CHECK` seconds.
 
-Messages sent whole, by ``send_multipart``, never take the turn: all their
-frames go out in one synchronous step, with nothing in between that could
-let another task in.
+Messages sent whole, by ``send_multipart``, need no turn: all their frames
+go out in one synchronous step, with nothing in between that could let
+another task in. (A ``send_multipart`` with ``SNDMORE`` leaves its message
+open, and so takes the turn like any ``SNDMORE`` send.)
+
+A cancellation between two frames of an open message leaves it open: its
+owner still holds the turn and must send the last frame (or close the
+socket), as a task that holds a lock must release it.
 """
 
 from __future__ import annotations
