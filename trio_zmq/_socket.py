@@ -824,13 +824,14 @@ class Socket:
                 return self._put_frames(parts, flags, copy, track, True)
             except zmq.ZMQError as exc:
                 self._fail(exc)
-        return await self._retry(
-            _POLLOUT,
-            functools.partial(self._put_frames, parts, flags, copy, track, False),
-            flags,
-            tried,
-            task,
-        )
+        attempt: Callable[[], zmq.MessageTracker | None]
+        if len(parts) == 1 and not flags & _SNDMORE:
+            # A whole one-frame message: nothing to open, continue or drop.
+            sock, data, once = self._sock, parts[0], flags | _NOBLOCK
+            attempt = lambda: _send(sock, data, once, copy, track)  # noqa: E731
+        else:
+            attempt = functools.partial(self._put_frames, parts, flags, copy, track, False)
+        return await self._retry(_POLLOUT, attempt, flags, tried, task)
 
     def _put_frames(
         self, parts: Sequence[Any], flags: int, copy: bool, track: bool, opened: bool
