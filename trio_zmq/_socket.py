@@ -309,11 +309,14 @@ class Socket:
 
         Checked before the call changes anything.
         """
-        try:
-            token: TrioToken | None = _RUN.runner.trio_token
-        except AttributeError:  # not in any run: another thread, or after it
-            token = None
-        if token is self._token and self._lent_to is None and not self._rd.closed:
+        # The owner's thread, with the owner's run still going: then that run is
+        # the caller's (see _runs.py). The nowait twins inline this line.
+        if (
+            self._lent_to is None
+            and self._life.alive
+            and self._thread == _get_ident()
+            and not self._rd.closed
+        ):
             return
         if self._lent_to is not None:
             raise self._busy()
