@@ -8,6 +8,7 @@ pyproject.toml; a missing one is skipped on a user's machine.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -15,7 +16,15 @@ import nox
 
 nox.needs_version = ">=2024.4.15"
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests", "tests_oldest", "examples"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "tests",
+    "tests_oldest",
+    "examples",
+    "docs",
+    "build",
+]
 nox.options.error_on_missing_interpreters = False
 
 ROOT = Path(__file__).parent
@@ -101,6 +110,48 @@ def examples(session: nox.Session) -> None:
     for example in sorted((ROOT / "examples").glob("*.py")):
         session.log(f"example: {example.name}")
         session.run("python", "-X", "dev", str(example), env={"PYTHONWARNINGS": "error"})
+
+
+@nox.session(python=PYTHONS[-1])
+def docs(session: nox.Session) -> None:
+    """The documentation site, warnings as errors; its code samples run as doctests."""
+    _install_wheel(session, *_group("docs"))
+    session.chdir(ROOT)
+    out = Path(session.create_tmp())
+    for builder in ("html", "doctest"):
+        session.run(
+            "sphinx-build",
+            "--fail-on-warning",
+            "--keep-going",
+            "--nitpicky",
+            "--builder",
+            builder,
+            "docs",
+            str(out / builder),
+        )
+    session.log(f"site: {out / 'html' / 'index.html'}")
+
+
+@nox.session(python=PYTHONS[-1])
+def build(session: nox.Session) -> None:
+    """Release checks: sdist and wheel, twine check, the sdist installed fresh runs the demo."""
+    session.install(*_group("build"))
+    tmp = Path(session.create_tmp())
+    dist = tmp / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    # uv builds the sdist, then the wheel from the sdist: a file missing from
+    # the sdist breaks the wheel here, not on a user's machine.
+    session.run("uv", "build", "-q", "--out-dir", str(dist), str(ROOT), external=True)
+    artifacts = sorted(str(path) for path in dist.iterdir())
+    session.run("twine", "check", "--strict", *artifacts)
+    (sdist,) = dist.glob("trio_zmq-*.tar.gz")
+    fresh = tmp / "fresh"
+    shutil.rmtree(fresh, ignore_errors=True)
+    session.run("python", "-m", "venv", str(fresh))
+    bin_dir = fresh / ("Scripts" if sys.platform == "win32" else "bin")
+    pip = [str(bin_dir / "python"), "-m", "pip", "install", "--quiet"]
+    session.run(*pip, "--disable-pip-version-check", str(sdist), external=True)
+    session.run(str(bin_dir / "trio-zmq"), "demo", external=True)
 
 
 @nox.session(python=PYTHONS[-1], default=False)
