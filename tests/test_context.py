@@ -82,6 +82,21 @@ async def test_from_context_refuses_other_objects() -> None:
         trio_zmq.Context.from_context(object())  # type: ignore[arg-type]
 
 
+async def test_a_pyzmq_context_passed_to_the_constructor_is_refused() -> None:
+    # pyzmq's Context(other) makes a shadow; an owning trio_zmq context used to
+    # terminate it on exit, under the other context's sockets.
+    zctx = zmq.Context()
+    try:
+        with pytest.raises(TypeError, match=r"Context\.from_context\(context\)"):
+            trio_zmq.Context(zctx)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="io_threads must be an int, not str"):
+            trio_zmq.Context("2")  # type: ignore[arg-type]
+        sock = zctx.socket(zmq.PAIR)  # the pyzmq context is untouched
+        sock.close()
+    finally:
+        zctx.term()
+
+
 async def test_sockets_get_the_default_linger_unless_told_otherwise() -> None:
     async with trio_zmq.Context() as ctx:
         assert ctx.socket(zmq.PUSH).linger == trio_zmq.DEFAULT_LINGER

@@ -49,6 +49,15 @@ class Context:
     __slots__ = ("__weakref__", "_closed", "_ctx", "_linger", "_owned", "_sockets")
 
     def __init__(self, io_threads: int = 1, *, linger: int = DEFAULT_LINGER) -> None:
+        if isinstance(io_threads, zmq.Context):
+            # pyzmq would make a shadow of it, which this context would then
+            # terminate on exit, under the other context's sockets.
+            raise TypeError(
+                "Context() takes io_threads, a number; to use an existing pyzmq "
+                "context, wrap it with trio_zmq.Context.from_context(context)"
+            )
+        if isinstance(io_threads, bool) or not isinstance(io_threads, int):
+            raise TypeError(f"io_threads must be an int, not {type(io_threads).__name__}")
         self._ctx: zmq.Context[Any] = zmq.Context(io_threads)
         self._owned = True
         self._init(linger)
