@@ -302,3 +302,46 @@ def test_anyio_cancel_scopes_cancel_cleanly() -> None:
     assert cancelled
     assert message == b"next"
     assert woke
+
+
+def test_guest_host_code_hands_messages_to_trio_tasks_through_the_token() -> None:
+    """What docs/hosts.md advises: asyncio code feeds a guest channel with run_sync_soon."""
+    host = Host()
+    ready: asyncio.Future[tuple[trio.lowlevel.TrioToken, trio.MemorySendChannel[bytes]]]
+
+    async def host_main() -> list[bytes]:
+        nonlocal ready
+        ready = asyncio.get_running_loop().create_future()
+
+        async def feed() -> None:
+            token, send_channel = await ready
+            for i in range(5):
+                token.run_sync_soon(send_channel.send_nowait, b"%d" % i)
+                await asyncio.sleep(0)
+            token.run_sync_soon(send_channel.close)
+
+        feeder = asyncio.create_task(feed())
+
+        async def trio_main() -> list[bytes]:
+            with trio.fail_after(LIMIT):
+                send_channel, receive_channel = trio.open_memory_channel[bytes](10)
+                ready.set_result((trio.lowlevel.current_trio_token(), send_channel))
+                async with trio_zmq.Context() as ctx:
+                    push = ctx.socket(zmq.PUSH)
+                    pull = ctx.socket(zmq.PULL)
+                    endpoint = inproc_name("guest-feed")
+                    pull.bind(endpoint)
+                    push.connect(endpoint)
+                    async for item in receive_channel:
+                        await push.send(item)
+                    got = [await pull.recv() for _ in range(5)]
+                    push.close()
+                    pull.close()
+                    return got
+
+        try:
+            return await host.run_guest(trio_main)
+        finally:
+            await feeder
+
+    assert asyncio.run(host_main()) == [b"%d" % i for i in range(5)]
