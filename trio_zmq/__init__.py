@@ -45,7 +45,7 @@ __all__ = [
     "strict_checkpoints_enabled",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Public names show as trio_zmq.X, not trio_zmq._module.X (as Trio does).
 for _name in __all__:
