@@ -146,7 +146,7 @@ def build(session: nox.Session) -> None:
     # uv builds the sdist, then the wheel from the sdist: a file missing from
     # the sdist breaks the wheel here, not on a user's machine.
     session.run("uv", "build", "-q", "--out-dir", str(dist), str(ROOT), external=True)
-    artifacts = sorted(str(path) for path in dist.iterdir())
+    artifacts = sorted(str(path) for path in dist.glob("trio_zmq-*"))
     session.run("twine", "check", "--strict", *artifacts)
     (sdist,) = dist.glob("trio_zmq-*.tar.gz")
     fresh = tmp / "fresh"
@@ -155,6 +155,7 @@ def build(session: nox.Session) -> None:
     bin_dir = fresh / ("Scripts" if sys.platform == "win32" else "bin")
     pip = [str(bin_dir / "python"), "-m", "pip", "install", "--quiet"]
     session.run(*pip, "--disable-pip-version-check", str(sdist), external=True)
+    session.run(str(bin_dir / "trio-zmq"), "--version", external=True)
     session.run(str(bin_dir / "trio-zmq"), "demo", external=True)
 
 
