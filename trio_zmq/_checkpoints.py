@@ -1,11 +1,10 @@
 """The checkpoint policy: how often a call that completes at once yields.
 
 Trio's rule is that every async primitive is both a cancel point and a
-schedule point. A full schedule point costs about 10 µs on the machines this
-project is measured on, several times what sending a small message costs, so
-yielding on every call would cap small-message throughput far below blocking
-pyzmq. trio_zmq therefore makes one documented exception, in this module
-only:
+schedule point. A full schedule point costs several times what sending a
+small message costs (``docs/performance.md`` has the figures), so yielding
+on every call would cap small-message throughput far below blocking pyzmq.
+trio_zmq therefore makes one documented exception, in this module only:
 
 * every async call is a **cancel point**, always (``checkpoint_if_cancelled``
   before it does anything);

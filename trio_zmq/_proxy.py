@@ -86,7 +86,7 @@ class ProxyControl:
 
     @property
     def engine(self) -> EngineName:
-        """The engine running the proxy: ``"native"`` or ``"libzmq"``."""
+        """Which engine runs the proxy, ``"native"`` or ``"libzmq"``."""
         return self._impl.engine
 
     @property
