@@ -157,6 +157,10 @@ class Socket:
     :data:`trio_zmq.SCHEDULE_INTERVAL` such calls
     (:func:`trio_zmq.set_strict_checkpoints` makes it every call).
 
+    ``async for msg in sock`` receives one multipart message (a
+    ``list[bytes]``) per step, as :meth:`recv_multipart` does, and ends when
+    the socket is closed.
+
     Socket options are readable and writable as attributes, as in pyzmq
     (``sock.linger = 0``, ``sock.rcvhwm``).
     """
@@ -889,7 +893,11 @@ class Socket:
         return result
 
     async def send_string(self, u: str, flags: int = 0, *, encoding: str = "utf-8") -> None:
-        """Send text as one frame, encoded (UTF-8 by default). Waits like :meth:`send`."""
+        """Send text as one frame, encoded (UTF-8 by default).
+
+        Waits like :meth:`send`; a cancelled call sent nothing. Bytes raise
+        ``TypeError`` (use :meth:`send`).
+        """
         text: object = u
         if not isinstance(text, str):
             await checkpoint_if_cancelled()
@@ -899,7 +907,10 @@ class Socket:
         await self.send(u.encode(encoding), flags)
 
     async def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:
-        """Send *obj* as one JSON frame (keyword arguments go to ``json.dumps``)."""
+        """Send *obj* as one JSON frame (keyword arguments go to ``json.dumps``).
+
+        Waits like :meth:`send`; a cancelled call sent nothing.
+        """
         await self.send(call_user(jsonapi.dumps, obj, **kwargs), flags)
 
     async def send_pyobj(
@@ -907,7 +918,8 @@ class Socket:
     ) -> None:
         """Send *obj* pickled in one frame.
 
-        Only for peers you trust: the receiver's :meth:`recv_pyobj` unpickles,
+        Waits like :meth:`send`; a cancelled call sent nothing. Only for
+        peers you trust: the receiver's :meth:`recv_pyobj` unpickles,
         which can run arbitrary code.
         """
         await self.send(call_user(pickle.dumps, obj, protocol), flags)
@@ -920,7 +932,11 @@ class Socket:
         *,
         copy: bool = True,
     ) -> None:
-        """Send ``serialize(msg)``, a list of frames, as one message."""
+        """Send ``serialize(msg)``, a list of frames, as one message.
+
+        Waits like :meth:`send_multipart`; a cancelled call sent nothing
+        (*serialize* has run by then).
+        """
         await self.send_multipart(call_user(serialize, msg), flags, copy=copy)
 
     # ------------------------------------------------------------------
@@ -1045,8 +1061,9 @@ class Socket:
     async def recv_string(self, flags: int = 0, *, encoding: str = "utf-8") -> str:
         """Receive one frame and decode it (UTF-8 by default).
 
-        A frame that does not decode raises ``UnicodeDecodeError``; it has
-        been consumed, and the socket stays usable.
+        Waits like :meth:`recv`; a cancelled call took nothing. A frame that
+        does not decode raises ``UnicodeDecodeError``; it has been consumed,
+        and the socket stays usable.
         """
         data = await self.recv(flags)
         return data.decode(encoding)
@@ -1054,16 +1071,18 @@ class Socket:
     async def recv_json(self, flags: int = 0) -> Any:
         """Receive one frame and parse it as JSON.
 
-        Invalid JSON raises ``ValueError`` after the frame was consumed; the
-        socket stays usable.
+        Waits like :meth:`recv`; a cancelled call took nothing. Invalid JSON
+        raises ``ValueError`` after the frame was consumed; the socket stays
+        usable.
         """
         return jsonapi.loads(await self.recv(flags))
 
     async def recv_pyobj(self, flags: int = 0) -> Any:
         """Receive one frame and unpickle it.
 
-        Never use this with peers you do not trust: unpickling runs whatever
-        code the sender chose.
+        Waits like :meth:`recv`; a cancelled call took nothing. Never use
+        this with peers you do not trust: unpickling runs whatever code the
+        sender chose.
         """
         return call_user(pickle.loads, await self.recv(flags))
 
@@ -1072,7 +1091,8 @@ class Socket:
     ) -> T:
         """Receive a multipart message and return ``deserialize(frames)``.
 
-        If *deserialize* raises, the message was consumed and the socket stays
+        Waits like :meth:`recv_multipart`; a cancelled call took nothing. If
+        *deserialize* raises, the message was consumed and the socket stays
         usable.
         """
         frames = await self.recv_multipart(flags, copy=copy)
@@ -1161,7 +1181,8 @@ class Socket:
             The events of *flags* that are ready, ``0`` if the timeout passed.
 
         Raises:
-            trio.Cancelled: when cancelled while waiting.
+            trio.Cancelled: when cancelled while waiting; polling takes
+                nothing from the socket, so nothing changed.
             trio.ClosedResourceError: the socket is or gets closed.
         """
         await checkpoint_if_cancelled()
@@ -1211,7 +1232,10 @@ class Socket:
         return self
 
     async def __anext__(self) -> list[bytes]:
-        """The next multipart message; iteration ends when the socket is closed."""
+        """The next multipart message; iteration ends when the socket is closed.
+
+        Waits like :meth:`recv_multipart`; a cancelled step took nothing.
+        """
         try:
             return await self.recv_multipart()
         except trio.ClosedResourceError:
