@@ -107,3 +107,11 @@ def test_the_reference_names_the_other_names_of_socket_methods() -> None:
     reference = (DOCS / "reference.rst").read_text()
     for alias in sorted(_ALIASES):
         assert f"``{alias}``" in reference or f"sock.{alias}" in reference, alias
+
+
+def test_the_guide_page_names_every_example() -> None:
+    guide = (DOCS / "guide.md").read_text()
+    examples = sorted((DOCS.parent / "examples").glob("*.py"))
+    assert examples
+    missing = [example.name for example in examples if f"`{example.name}`" not in guide]
+    assert not missing, f"docs/guide.md does not present {missing}"
