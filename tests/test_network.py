@@ -1,0 +1,739 @@
+"""Reliability on a real network stack: partitions, vanished hosts, slow links, storms.
+
+Every test builds its own network of Linux namespaces (``netlab.py``): the
+trio_zmq side runs in this process, in a thread moved into one namespace;
+peers (``net_peer.py``: blocking pyzmq) run in others, linked by veth cables
+with addresses of 198.51.100.0/24. Faults are made in the kernel: a cable
+set down (a silent partition), a host deleted with its cable, a ``tbf``
+queue that slows a cable to 1 Mbit/s.
+
+The tests need root on Linux; elsewhere they skip, saying why, unless
+``TRIO_ZMQ_REQUIRE_NETNS=1`` (CI) turns the skip into a failure. The
+figures of a run (losses, latencies) are printed (``-s``) and written as
+JSON to ``$TRIO_ZMQ_NETWORK_FIGURES`` if set, else to ``network-figures.json``
+in pytest's temporary directory. ``docs/network.md`` explains the figures
+and the bound on lost messages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import zmq
+
+import trio_zmq
+
+from . import netlab
+from .net_peer import Tally, message, wire_size
+
+pytestmark = pytest.mark.network
+
+
+# ----------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="session")
+def lab_available() -> None:
+    reason = netlab.unavailable_reason()
+    if reason is not None:
+        if os.environ.get(netlab.REQUIRE_ENV) == "1":
+            pytest.fail(f"{netlab.REQUIRE_ENV}=1, but the network tests cannot run: {reason}")
+        pytest.skip(f"network tests: {reason}")
+    netlab.sweep_stale()
+
+
+@pytest.fixture
+def lab(lab_available: None) -> Iterator[netlab.Lab]:
+    the_lab = netlab.Lab()
+    try:
+        yield the_lab
+    finally:
+        strays = netlab.wait_for_threads_to_leave()
+        the_lab.close()
+        assert netlab.namespaces_of_this_run() == []
+        assert strays == [], "threads left in a lab namespace (they keep it alive)"
+
+
+FIGURES: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session")
+def figures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The figures of this run, written out when the session ends."""
+    yield FIGURES
+    if not FIGURES:
+        return
+    path = Path(
+        os.environ.get("TRIO_ZMQ_NETWORK_FIGURES")
+        or tmp_path_factory.getbasetemp() / "network-figures.json"
+    )
+    path.write_text(json.dumps(FIGURES, indent=2, sort_keys=True) + "\n")
+    print(f"\nnetwork figures written to {path}")
+
+
+def record(figures: dict[str, Any], name: str, values: dict[str, Any]) -> None:
+    figures[name] = values
+    print(f"\n{name}: {json.dumps(values, sort_keys=True)}")
+
+
+# ----------------------------------------------------------------------
+# The lab itself, and the libzmq behaviour it relies on
+
+
+def test_libzmq_io_threads_inherit_the_namespace_of_the_thread_that_starts_them(
+    lab: netlab.Lab,
+) -> None:
+    # The trio_zmq side runs in a thread moved into a namespace; libzmq's
+    # I/O threads do the connecting, so they must be in that namespace too.
+    # They start when the context makes its first socket, from that thread.
+    ns = lab.namespace("a")
+    before = set(os.listdir("/proc/self/task"))
+
+    async def make_a_socket() -> dict[str, int]:
+        async with netlab.zmq_context() as ctx:
+            ctx.socket(zmq.PUSH)
+            started = set(os.listdir("/proc/self/task")) - before
+            return {tid: netlab.thread_namespace_inode(int(tid)) for tid in started}
+
+    threads = netlab.run_trio_in(ns, make_a_socket, timeout=20)
+    assert len(threads) >= 2  # an I/O thread and the reaper, at least
+    assert set(threads.values()) == {ns.inode()}
+    assert netlab.thread_namespace_inode() != ns.inode()  # this thread never moved
+
+
+def test_a_trio_zmq_req_talks_to_a_pyzmq_rep_across_two_namespaces(lab: netlab.Lab) -> None:
+    a, b = lab.namespace("a"), lab.namespace("b")
+    cable = lab.link(a, b)
+    endpoint = f"tcp://{cable.right_addr}:5600"
+
+    async def main() -> list[bytes]:
+        async with (
+            netlab.zmq_context() as ctx,
+            netlab.start_peer(b, "stream", sockets=[echo_spec(endpoint)]),
+            ctx.socket(zmq.DEALER) as dealer,
+        ):
+            dealer.connect(endpoint)
+            await dealer.send_multipart(message(b"hello", 1, 100))
+            return await dealer.recv_multipart()
+
+    assert netlab.run_trio_in(a, main, timeout=30) == message(b"hello", 1, 100)
+
+
+def echo_spec(endpoint: str) -> dict[str, Any]:
+    return {"name": "echo", "type": "ROUTER", "bind": [endpoint], "echo": True}
+
+
+# ----------------------------------------------------------------------
+# Parts of the scenarios
+
+#: ZeroMQ heartbeats, as the issue asks: a PING every HEARTBEAT_IVL ms, and a
+#: connection that has heard nothing for HEARTBEAT_TIMEOUT ms after a PING is
+#: closed. On a silent network, TCP alone would notice after minutes.
+HEARTBEAT_IVL = 100
+HEARTBEAT_TIMEOUT = 500
+#: After a failed attempt, libzmq reconnects after RECONNECT_IVL ms. Without
+#: CONNECT_TIMEOUT, an attempt made during the partition waits for the
+#: kernel's SYN retries (1 s, 3 s, 7 s, ...), so the heal goes unnoticed
+#: for seconds.
+RECONNECT_IVL = 100
+CONNECT_TIMEOUT = 500
+#: A sender whose kernel send buffer is full cannot send a heartbeat PING
+#: (libzmq makes one only once its last batch is written), so its heartbeat
+#: never times out: TCP_MAXRT (TCP_USER_TIMEOUT on Linux) lets the kernel
+#: drop a connection whose data stays unacknowledged this many ms.
+TCP_MAXRT = 1000
+#: Small queues and kernel buffers make the bound on lost messages small.
+HWM = 10
+KERNEL_BUFFER = 4096  # asked for with SO_SNDBUF and SO_RCVBUF; Linux doubles it
+NET_OPTIONS: dict[str, int] = {
+    "sndhwm": HWM,
+    "rcvhwm": HWM,
+    "sndbuf": KERNEL_BUFFER,
+    "rcvbuf": KERNEL_BUFFER,
+    "heartbeat_ivl": HEARTBEAT_IVL,
+    "heartbeat_timeout": HEARTBEAT_TIMEOUT,
+    "reconnect_ivl": RECONNECT_IVL,
+    "connect_timeout": CONNECT_TIMEOUT,
+    "tcp_maxrt": TCP_MAXRT,
+}
+#: When a silent partition is noticed at the latest. A connection with
+#: nothing stuck to send: by the heartbeat, a PING unanswered for
+#: HEARTBEAT_TIMEOUT, sent at most HEARTBEAT_IVL after the partition. One
+#: with data stuck in the kernel: by TCP_MAXRT, counted from the first
+#: transmission of the oldest unacknowledged segment, and checked when a
+#: retransmission timer fires (Linux backs those off from 200 ms): up to a
+#: second later on these kernels.
+HEARTBEAT_DETECTION = (HEARTBEAT_IVL + HEARTBEAT_TIMEOUT) / 1000
+MAXRT_DETECTION = TCP_MAXRT / 1000 + 1.0
+SIZE = 1024  # bytes of each message's body
+BURST, INTERVAL = 5, 0.002  # a source sends BURST messages every INTERVAL seconds
+SEND_DEADLINE = 0.2  # seconds: a send that waits longer counts as blocked
+#: Slack for the libzmq I/O thread and Trio on a busy 2-core machine, on
+#: top of the heartbeat's own bound.
+SCHEDULING_SLACK = 0.5
+CANCEL_LATENCY_LIMIT = 0.1  # the issue's 100 ms
+#: libzmq's encoder and decoder work in batches of this many bytes
+#: (out_batch_size and in_batch_size in its config.hpp).
+ZMQ_BATCH = 8192
+
+
+def kernel_buffer(option: int, asked: int) -> int:
+    """What the kernel makes of SO_SNDBUF/SO_RCVBUF = *asked* on a TCP socket."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, option, asked)
+        size: int = probe.getsockopt(socket.SOL_SOCKET, option)
+        return size
+
+
+@dataclass(frozen=True)
+class LossBound:
+    """How many messages a partition can lose in one direction, and why.
+
+    When a heartbeat times out, libzmq drops the connection, and with it what
+    had left the sender's queue (its pipe) but had not yet reached the
+    receiver's queue: the sender's encoder batch, the sender's kernel send
+    buffer (sent but not acknowledged, including what the cable dropped),
+    the receiver's kernel receive buffer and the receiver's decoder batch.
+    One message may straddle each of the two batches and be lost whole
+    (a multipart message is delivered whole or not at all), and one more
+    may be held by the receiver's engine while its queue is full.
+
+    The sender's queue itself survives when the sender connected: libzmq
+    keeps a connecting socket's pipe through reconnection, and sends what
+    it holds on the new connection. When the sender bound, the pipe belongs
+    to the connection and goes with it: up to SNDHWM more messages.
+    """
+
+    wire: int  # bytes of one message on the wire
+    sndbuf: int  # the kernel's send buffer, as it reports it
+    rcvbuf: int
+    hwm: int
+
+    @classmethod
+    def for_messages(cls, sender: bytes, size: int) -> LossBound:
+        return cls(
+            wire=wire_size(sender, size),
+            sndbuf=kernel_buffer(socket.SO_SNDBUF, KERNEL_BUFFER),
+            rcvbuf=kernel_buffer(socket.SO_RCVBUF, KERNEL_BUFFER),
+            hwm=HWM,
+        )
+
+    @property
+    def in_flight_bytes(self) -> int:
+        return 2 * ZMQ_BATCH + self.sndbuf + self.rcvbuf
+
+    def connecting_sender(self) -> int:
+        return self.in_flight_bytes // self.wire + 3
+
+    def binding_sender(self) -> int:
+        return self.hwm + self.connecting_sender()
+
+
+class Signal:
+    """Wake the tasks waiting for a condition whenever something changes."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = trio.Event()
+
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        while not predicate():
+            await self._event.wait()
+
+
+class Watch:
+    """A socket's monitor events, stamped with trio.current_time()."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, zmq.Event]] = []
+        self.signal = Signal()
+
+    def first_after(self, kind: zmq.Event, after: float) -> float | None:
+        return next((t for t, event in self.events if event == kind and t >= after), None)
+
+    async def wait_for(self, kind: zmq.Event, after: float) -> float:
+        await self.signal.until(lambda: self.first_after(kind, after) is not None)
+        stamp = self.first_after(kind, after)
+        assert stamp is not None
+        return stamp
+
+
+async def monitor(
+    sock: trio_zmq.Socket, watch: Watch, *, task_status: trio.TaskStatus[None]
+) -> None:
+    async with trio_zmq.open_monitor(sock) as events:
+        task_status.started()
+        async for event in events:
+            watch.events.append((trio.current_time(), event.event))
+            watch.signal.notify()
+
+
+class Source:
+    """Numbered messages out of a trio_zmq socket, BURST every INTERVAL."""
+
+    def __init__(self, sock: trio_zmq.Socket, sender: bytes, *, blocks: bool) -> None:
+        self.sock = sock
+        self.sender = sender
+        self.blocks = blocks  # PUB drops at its HWM instead of blocking
+        self.seq = 0  # the last message sent
+        self.deadline = SEND_DEADLINE
+        self.overshoots: list[float] = []  # how late each missed deadline ended
+        self.blocked = trio.Event()  # set when a send misses its deadline
+        self.waiting = False  # inside send_multipart
+        self.endless = False  # inside a send_multipart with no deadline
+        self.signal = Signal()
+
+    async def run(self, exits: list[float]) -> None:
+        try:
+            while True:
+                for _ in range(BURST):
+                    await self._send_next()
+                await trio.sleep(INTERVAL)
+        finally:
+            exits.append(trio.current_time())
+
+    async def _send_next(self) -> None:
+        frames = message(self.sender, self.seq + 1, SIZE)
+        while True:
+            with trio.move_on_after(self.deadline) as scope:
+                self.waiting, self.endless = True, math.isinf(self.deadline)
+                self.signal.notify()
+                try:
+                    await self.sock.send_multipart(frames)
+                finally:
+                    self.waiting = self.endless = False
+            if not scope.cancelled_caught:
+                break
+            # The send had no effect: try the same message again.
+            self.overshoots.append(trio.current_time() - scope.deadline)
+            self.blocked.set()
+        self.seq += 1
+        self.signal.notify()
+
+    async def in_endless_send(self) -> None:
+        await self.signal.until(lambda: self.endless)
+
+    async def sent_more_than(self, count: int) -> None:
+        await self.signal.until(lambda: self.seq > count)
+
+
+class Sink:
+    """Numbered messages into a trio_zmq socket, checked by a Tally."""
+
+    def __init__(self, sock: trio_zmq.Socket) -> None:
+        self.sock = sock
+        self.tally = Tally()
+        self.waiting = False
+        self.signal = Signal()
+
+    async def run(self, exits: list[float]) -> None:
+        try:
+            while True:
+                self.waiting = True
+                try:
+                    frames = await self.sock.recv_multipart()
+                finally:
+                    self.waiting = False
+                self.tally.take(frames)
+                self.signal.notify()
+        finally:
+            exits.append(trio.current_time())
+
+    async def received_more_than(self, count: int) -> None:
+        await self.signal.until(lambda: self.tally.received > count)
+
+
+class Traffic:
+    """The sources and sinks of the trio_zmq side, run as a phase that can be cancelled."""
+
+    def __init__(self, sources: list[Source], sinks: list[Sink]) -> None:
+        self.sources = sources
+        self.sinks = sinks
+        self.scope: trio.CancelScope | None = None
+        self.exits: list[float] = []
+        self.ended = trio.Event()
+
+    async def _phase(self, *, task_status: trio.TaskStatus[trio.CancelScope]) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                for source in self.sources:
+                    nursery.start_soon(source.run, self.exits)
+                for sink in self.sinks:
+                    nursery.start_soon(sink.run, self.exits)
+                task_status.started(nursery.cancel_scope)
+        finally:
+            self.ended.set()
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        self.exits = []
+        self.ended = trio.Event()
+        self.scope = await nursery.start(self._phase)
+
+    async def cancel(self) -> float:
+        """Cancel every task of the phase; the time until the last one has ended."""
+        assert self.scope is not None
+        cancelled_at = trio.current_time()
+        self.scope.cancel()
+        await self.ended.wait()
+        return max(self.exits) - cancelled_at
+
+
+async def peer_reports(peer: netlab.Peer) -> dict[str, dict[str, Any]]:
+    reports: dict[str, dict[str, Any]] = (await peer.command("report"))["ends"]
+    return reports
+
+
+async def peer_received_more_than(peer: netlab.Peer, end: str, count: int) -> float:
+    """Wait until the peer's *end* has received more than *count*; when it had."""
+    for _ in range(10_000):  # bounded by the caller's deadline well before this
+        if (await peer_reports(peer))[end]["received"] > count:
+            return trio.current_time()
+        await trio.sleep(0.02)
+    raise AssertionError("unreachable")
+
+
+# ----------------------------------------------------------------------
+# 1. Partition and heal under traffic
+
+
+@dataclass(frozen=True)
+class TrioEnd:
+    """A socket of the trio_zmq side: it connects to the peer's *port*."""
+
+    name: str
+    type: int
+    port: int
+    source: bytes | None = None  # sends numbered messages as this sender
+    blocks: bool = True  # whether its sends block at the HWM (not PUB's)
+    sink: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One way messages flow, and the bound on what a partition may lose of them."""
+
+    name: str
+    receiver: tuple[str, str]  # ("trio" or "peer", end name)
+    bound: Callable[[LossBound], int] | None  # None: not bounded (PUB drops by design)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    peer_sockets: Callable[[str], list[dict[str, Any]]]  # the peer's address -> its sockets
+    trio_ends: list[TrioEnd]
+    directions: list[Direction]
+
+
+def peer_socket(
+    name: str, kind: str, address: str, port: int, *, sink: bool = False, **extra: Any
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "name": name,
+        "type": kind,
+        "bind": [f"tcp://{address}:{port}"],
+        "sink": sink,
+        "options": dict(NET_OPTIONS, **extra.pop("options", {})),
+    }
+    if extra.pop("source", False):
+        spec["source"] = {"sender": "peer", "size": SIZE, "burst": BURST, "interval": INTERVAL}
+        spec["source"].update(extra)
+    return spec
+
+
+PATTERNS = [
+    Pattern(
+        "PUSH/PULL",
+        lambda address: [
+            peer_socket("pull", "PULL", address, 5601, sink=True),
+            peer_socket("push", "PUSH", address, 5602, source=True),
+        ],
+        [
+            TrioEnd("push", zmq.PUSH, 5601, source=b"trio"),
+            TrioEnd("pull", zmq.PULL, 5602, sink=True),
+        ],
+        [
+            Direction("trio PUSH -> peer PULL", ("peer", "pull"), LossBound.connecting_sender),
+            Direction("peer PUSH (bound) -> trio PULL", ("trio", "pull"), LossBound.binding_sender),
+        ],
+    ),
+    Pattern(
+        "DEALER/ROUTER",
+        lambda address: [
+            peer_socket(
+                "router",
+                "ROUTER",
+                address,
+                5603,
+                sink=True,
+                source=True,
+                to="trio-dealer",
+                options={"router_mandatory": 1, "router_handover": 1},
+            ),
+        ],
+        [
+            TrioEnd(
+                "dealer",
+                zmq.DEALER,
+                5603,
+                source=b"trio",
+                sink=True,
+                options={"routing_id": b"trio-dealer"},
+            )
+        ],
+        [
+            Direction(
+                "trio DEALER -> peer ROUTER", ("peer", "router"), LossBound.connecting_sender
+            ),
+            Direction(
+                "peer ROUTER (bound) -> trio DEALER", ("trio", "dealer"), LossBound.binding_sender
+            ),
+        ],
+    ),
+    Pattern(
+        "PUB/SUB",
+        lambda address: [
+            peer_socket("pub", "PUB", address, 5604, source=True),
+            peer_socket("sub", "SUB", address, 5605, sink=True),
+        ],
+        [
+            TrioEnd("sub", zmq.SUB, 5604, sink=True, options={"subscribe": b""}),
+            TrioEnd("pub", zmq.PUB, 5605, source=b"trio", blocks=False),
+        ],
+        [
+            Direction("peer PUB -> trio SUB", ("trio", "sub"), None),
+            Direction("trio PUB -> peer SUB", ("peer", "sub"), None),
+        ],
+    ),
+]
+PARTITIONS_PER_PATTERN = 3
+
+
+class PartitionRun:
+    """The trio_zmq side of one pattern's partitions, and what it measured."""
+
+    def __init__(self, pattern: Pattern, cable: netlab.Link, peer: netlab.Peer) -> None:
+        self.pattern = pattern
+        self.cable = cable
+        self.peer = peer
+        self.bound = LossBound.for_messages(b"trio", SIZE)
+        self.watches: dict[str, Watch] = {}
+        self.sources: dict[str, Source] = {}
+        self.sinks: dict[str, Sink] = {}
+        self.traffic = Traffic([], [])
+        self.rounds: list[dict[str, Any]] = []
+
+    async def open(self, ctx: trio_zmq.Context, nursery: trio.Nursery) -> None:
+        for end in self.pattern.trio_ends:
+            sock = ctx.socket(end.type, **NET_OPTIONS, **end.options)
+            watch = self.watches[end.name] = Watch()
+            await nursery.start(monitor, sock, watch)
+            sock.connect(f"tcp://{self.cable.right_addr}:{end.port}")
+            if end.source is not None:
+                self.sources[end.name] = Source(sock, end.source, blocks=end.blocks)
+            if end.sink:
+                self.sinks[end.name] = Sink(sock)
+        self.traffic = Traffic(list(self.sources.values()), list(self.sinks.values()))
+        await self.traffic.start(nursery)
+
+    async def received(self) -> dict[str, int]:
+        """How many messages each direction's receiver has had."""
+        peer = await peer_reports(self.peer)
+        return {
+            d.name: (
+                self.sinks[d.receiver[1]].tally.received
+                if d.receiver[0] == "trio"
+                else peer[d.receiver[1]]["received"]
+            )
+            for d in self.pattern.directions
+        }
+
+    async def losses(self) -> dict[str, int]:
+        peer = await peer_reports(self.peer)
+        return {
+            d.name: (
+                self.sinks[d.receiver[1]].tally.lost
+                if d.receiver[0] == "trio"
+                else peer[d.receiver[1]]["lost"]
+            )
+            for d in self.pattern.directions
+        }
+
+    async def flowing(self, at_least: int = 50) -> None:
+        """Wait until every direction has delivered *at_least* more messages."""
+        start = await self.received()
+        for direction in self.pattern.directions:
+            side, end = direction.receiver
+            if side == "trio":
+                await self.sinks[end].received_more_than(start[direction.name] + at_least - 1)
+            else:
+                await peer_received_more_than(self.peer, end, start[direction.name] + at_least - 1)
+
+    async def partition_and_heal(self, *, cancel: bool) -> None:
+        """One partition: down, noticed, blocked, (cancelled), healed, flowing again.
+
+        With *cancel*, every task of the traffic is cancelled during the
+        partition and new ones take over after the heal; without, the same
+        tasks sleep through the partition (a blocked send without a
+        deadline, receives) and must wake when it heals.
+        """
+        figures: dict[str, Any] = {}
+        await self.flowing()
+        lost_before = await self.losses()
+        seq_before = {name: source.seq for name, source in self.sources.items()}
+        for source in self.sources.values():
+            source.blocked = trio.Event()
+            source.overshoots.clear()
+        partitioned_at = trio.current_time()
+        await self.cable.set_down("right")
+
+        # libzmq's heartbeat notices the silence; the monitor says so.
+        # A socket that sends has data stuck in the kernel, and notices
+        # through TCP_MAXRT; the others through the heartbeat.
+        for name, watch in self.watches.items():
+            bound = MAXRT_DETECTION if name in self.sources else HEARTBEAT_DETECTION
+            with trio.move_on_after(bound + SCHEDULING_SLACK):
+                seen = await watch.wait_for(zmq.Event.DISCONNECTED, partitioned_at)
+                figures[f"disconnect noticed, {name} (s)"] = round(seen - partitioned_at, 3)
+                continue
+            raise AssertionError(
+                f"{name} noticed no disconnect within {bound} s (+{SCHEDULING_SLACK} s); "
+                f"events since the partition: {self.events_since(partitioned_at)}"
+            )
+
+        # Sends block at the HWM, each giving up at its deadline, on time.
+        for name, source in self.sources.items():
+            if not source.blocks:
+                continue
+            with trio.fail_after(5):
+                await source.blocked.wait()
+            accepted = source.seq - seq_before[name]
+            assert accepted <= HWM + self.bound.connecting_sender(), (name, accepted)
+            figures[f"sends accepted during the partition, {name}"] = accepted
+            overshoot = max(source.overshoots)
+            assert overshoot < CANCEL_LATENCY_LIMIT, (name, overshoot)
+            figures[f"send deadline overshoot, {name} (s)"] = round(overshoot, 4)
+
+        if cancel:
+            # Every task waiting on a socket is woken by a cancellation at once.
+            for name, sink in self.sinks.items():
+                assert sink.waiting, f"{name}'s receiving task is not waiting"
+            for name, source in self.sources.items():
+                assert source.waiting or not source.blocks, f"{name}'s sender is not waiting"
+            latency = await self.traffic.cancel()
+            assert latency < CANCEL_LATENCY_LIMIT, latency
+            figures["cancel latency (s)"] = round(latency, 4)
+        else:
+            # The senders now wait without a deadline, through the heal.
+            for source in self.sources.values():
+                if source.blocks:
+                    source.deadline = math.inf
+                    with trio.fail_after(5):
+                        await source.in_endless_send()
+
+        # Heal: the connections come back, and traffic flows again.
+        received_at_heal = await self.received()
+        seq_at_heal = {name: source.seq for name, source in self.sources.items()}
+        healed_at = trio.current_time()
+        await self.cable.set_up("right")
+        if cancel:
+            await self.traffic.start(self.nursery)
+        with trio.fail_after(10):
+            for name, watch in self.watches.items():
+                seen = await watch.wait_for(zmq.Event.HANDSHAKE_SUCCEEDED, healed_at)
+                figures[f"reconnected, {name} (s)"] = round(seen - healed_at, 3)
+            for direction in self.pattern.directions:
+                side, end = direction.receiver
+                count = received_at_heal[direction.name]
+                if side == "trio":
+                    await self.sinks[end].received_more_than(count)
+                    resumed = trio.current_time()
+                else:
+                    resumed = await peer_received_more_than(self.peer, end, count)
+                figures[f"heal to traffic, {direction.name} (s)"] = round(resumed - healed_at, 3)
+            for name, source in self.sources.items():
+                # A sender asleep in send through the heal was woken.
+                await source.sent_more_than(seq_at_heal[name])
+                source.deadline = SEND_DEADLINE
+            await self.flowing()
+
+        lost_after = await self.losses()
+        for direction in self.pattern.directions:
+            lost = lost_after[direction.name] - lost_before[direction.name]
+            figures[f"lost, {direction.name}"] = lost
+            if direction.bound is not None:
+                bound = direction.bound(self.bound)
+                figures[f"loss bound, {direction.name}"] = bound
+                assert lost <= bound, (direction.name, lost, bound)
+        self.rounds.append(figures)
+
+    async def check_whole_in_order_once(self) -> dict[str, Any]:
+        """Every message received anywhere was whole, in order and new."""
+        await self.traffic.cancel()
+        peer = await self.peer.command("pause")
+        tallies = {f"trio {name}": sink.tally.report() for name, sink in self.sinks.items()}
+        tallies.update(
+            {
+                f"peer {name}": report
+                for name, report in peer["ends"].items()
+                if "received" in report
+            }
+        )
+        for name, tally in tallies.items():
+            assert tally["broken"] == 0, name
+            assert tally["duplicates"] == 0, name
+            assert tally["reordered"] == 0, name
+        return {
+            name: {k: tally[k] for k in ("received", "lost", "duplicates", "reordered", "broken")}
+            for name, tally in tallies.items()
+        }
+
+    def events_since(self, since: float) -> dict[str, list[tuple[float, str]]]:
+        return {
+            name: [
+                (round(t - since, 3), str(event.name)) for t, event in watch.events if t >= since
+            ]
+            for name, watch in self.watches.items()
+        }
+
+    nursery: trio.Nursery
+
+
+@pytest.mark.parametrize("pattern", PATTERNS, ids=lambda p: p.name.replace("/", "-"))
+def test_partitions_heal_with_losses_bounded_and_nothing_duplicated(
+    lab: netlab.Lab, figures: dict[str, Any], pattern: Pattern
+) -> None:
+    a, b = lab.namespace("a"), lab.namespace("b")
+    cable = lab.link(a, b)
+
+    async def main() -> dict[str, Any]:
+        async with (
+            netlab.zmq_context() as ctx,
+            netlab.start_peer(b, "stream", sockets=pattern.peer_sockets(cable.right_addr)) as peer,
+            trio.open_nursery() as nursery,
+        ):
+            run = PartitionRun(pattern, cable, peer)
+            run.nursery = nursery
+            await run.open(ctx, nursery)
+            for index in range(PARTITIONS_PER_PATTERN):
+                await run.partition_and_heal(cancel=index % 2 == 0)
+            totals = await run.check_whole_in_order_once()
+            nursery.cancel_scope.cancel()
+        return {"partitions survived": len(run.rounds), "rounds": run.rounds, "totals": totals}
+
+    result = netlab.run_trio_in(a, main, timeout=120)
+    record(figures, f"partition {pattern.name}", result)
