@@ -434,6 +434,7 @@ def storm(config: dict[str, Any]) -> None:
         assert peer.sock is not None
         peer.sock.send_multipart([b"%d" % peer.index, b"0"])  # seq 0: the final request
         peer.outstanding[0] = time.monotonic()
+        stats["requests"] += 1
     final_deadline = time.monotonic() + late_after
     while any(peer.outstanding for peer in peers) and time.monotonic() < final_deadline:
         take_replies(50)

@@ -518,10 +518,14 @@ class Peer:
             if message.get("event") == event:
                 return message
 
-    async def command(self, cmd: str, **arguments: Any) -> dict[str, Any]:
-        """Send a command; return the peer's reply to it."""
+    async def command_nowait(self, cmd: str, **arguments: Any) -> None:
+        """Send a command that has no reply."""
         assert self.child.stdin is not None
         await self.child.stdin.send_all(json.dumps({"cmd": cmd, **arguments}).encode() + b"\n")
+
+    async def command(self, cmd: str, **arguments: Any) -> dict[str, Any]:
+        """Send a command; return the peer's reply to it."""
+        await self.command_nowait(cmd, **arguments)
         while True:
             message = await self._line()
             if message.get("reply") == cmd:

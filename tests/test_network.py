@@ -17,10 +17,15 @@ and the bound on lost messages.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import itertools
 import json
 import math
 import os
 import socket
+import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,12 +287,22 @@ async def monitor(
 
 
 class Source:
-    """Numbered messages out of a trio_zmq socket, BURST every INTERVAL."""
+    """Numbered messages out of a trio_zmq socket, *burst* every *interval* seconds."""
 
-    def __init__(self, sock: trio_zmq.Socket, sender: bytes, *, blocks: bool) -> None:
+    def __init__(
+        self,
+        sock: trio_zmq.Socket,
+        sender: bytes,
+        *,
+        blocks: bool = True,
+        size: int = SIZE,
+        burst: int = BURST,
+        interval: float = INTERVAL,
+    ) -> None:
         self.sock = sock
         self.sender = sender
         self.blocks = blocks  # PUB drops at its HWM instead of blocking
+        self.size, self.burst, self.interval = size, burst, interval
         self.seq = 0  # the last message sent
         self.deadline = SEND_DEADLINE
         self.overshoots: list[float] = []  # how late each missed deadline ended
@@ -299,14 +314,14 @@ class Source:
     async def run(self, exits: list[float]) -> None:
         try:
             while True:
-                for _ in range(BURST):
+                for _ in range(self.burst):
                     await self._send_next()
-                await trio.sleep(INTERVAL)
+                await trio.sleep(self.interval)
         finally:
             exits.append(trio.current_time())
 
     async def _send_next(self) -> None:
-        frames = message(self.sender, self.seq + 1, SIZE)
+        frames = message(self.sender, self.seq + 1, self.size)
         while True:
             with trio.move_on_after(self.deadline) as scope:
                 self.waiting, self.endless = True, math.isinf(self.deadline)
@@ -440,14 +455,22 @@ class Pattern:
 
 
 def peer_socket(
-    name: str, kind: str, address: str, port: int, *, sink: bool = False, **extra: Any
+    name: str,
+    kind: str,
+    address: str,
+    port: int,
+    *,
+    sink: bool = False,
+    base: dict[str, int] = NET_OPTIONS,
+    **extra: Any,
 ) -> dict[str, Any]:
+    """A socket of a stream peer, bound to *port*, with *base* options and ``options``."""
     spec: dict[str, Any] = {
         "name": name,
         "type": kind,
         "bind": [f"tcp://{address}:{port}"],
         "sink": sink,
-        "options": dict(NET_OPTIONS, **extra.pop("options", {})),
+        "options": dict(base, **extra.pop("options", {})),
     }
     if extra.pop("source", False):
         spec["source"] = {"sender": "peer", "size": SIZE, "burst": BURST, "interval": INTERVAL}
@@ -737,3 +760,534 @@ def test_partitions_heal_with_losses_bounded_and_nothing_duplicated(
 
     result = netlab.run_trio_in(a, main, timeout=120)
     record(figures, f"partition {pattern.name}", result)
+
+
+def test_libzmq_heartbeats_alone_miss_a_partition_when_the_send_buffer_is_full(
+    lab: netlab.Lab, figures: dict[str, Any]
+) -> None:
+    # Why NET_OPTIONS sets tcp_maxrt: libzmq makes a heartbeat PING only
+    # once it has written its last batch to the kernel, so a sender stuck on
+    # a full send buffer never sends one, and its heartbeat never times out.
+    # The receiving socket next to it notices; the sending one stays
+    # connected to nothing. When the link heals, TCP's next retransmission
+    # meets the peer's reset and the sender reconnects then.
+    a, b = lab.namespace("a"), lab.namespace("b")
+    cable = lab.link(a, b)
+    options = {name: value for name, value in NET_OPTIONS.items() if name != "tcp_maxrt"}
+    peer_sockets = [
+        peer_socket("pull", "PULL", cable.right_addr, 5601, sink=True),
+        peer_socket("push", "PUSH", cable.right_addr, 5602, source=True),
+    ]
+
+    async def main() -> dict[str, Any]:
+        async with (
+            netlab.zmq_context() as ctx,
+            netlab.start_peer(b, "stream", sockets=peer_sockets) as peer,
+            trio.open_nursery() as nursery,
+        ):
+            push = ctx.socket(zmq.PUSH, **options)
+            pull = ctx.socket(zmq.PULL, **options)
+            push_events, pull_events = Watch(), Watch()
+            await nursery.start(monitor, push, push_events)
+            await nursery.start(monitor, pull, pull_events)
+            push.connect(f"tcp://{cable.right_addr}:5601")
+            pull.connect(f"tcp://{cable.right_addr}:5602")
+            source, sink = Source(push, b"trio"), Sink(pull)
+            traffic = Traffic([source], [sink])
+            await traffic.start(nursery)
+            await sink.received_more_than(50)
+            await peer_received_more_than(peer, "pull", 50)
+
+            partitioned_at = trio.current_time()
+            await cable.set_down("right")
+            with trio.fail_after(HEARTBEAT_DETECTION + SCHEDULING_SLACK):
+                await pull_events.wait_for(zmq.Event.DISCONNECTED, partitioned_at)
+                await source.blocked.wait()
+            # Three heartbeat timeouts later, the sender still has its connection.
+            await trio.sleep(3 * HEARTBEAT_DETECTION)
+            assert push_events.first_after(zmq.Event.DISCONNECTED, partitioned_at) is None
+            silent_for = trio.current_time() - partitioned_at
+
+            received = (await peer_reports(peer))["pull"]["received"]
+            healed_at = trio.current_time()
+            await cable.set_up("right")
+            with trio.fail_after(30):
+                await push_events.wait_for(zmq.Event.DISCONNECTED, healed_at)
+                resumed_at = await peer_received_more_than(peer, "pull", received)
+            await traffic.cancel()
+            nursery.cancel_scope.cancel()
+        return {
+            "sender still connected after (s)": round(silent_for, 3),
+            "heal to traffic without tcp_maxrt (s)": round(resumed_at - healed_at, 3),
+        }
+
+    record(figures, "heartbeats without tcp_maxrt", netlab.run_trio_in(a, main, timeout=60))
+
+
+# ----------------------------------------------------------------------
+# 2. A host that vanishes while the Paranoid Pirate queue serves it
+
+
+def load_ppqueue() -> Any:
+    """examples/ppqueue.py as a module (the examples are not a package)."""
+    path = Path(__file__).resolve().parent.parent / "examples" / "ppqueue.py"
+    spec = importlib.util.spec_from_file_location("ppqueue_example", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class WatchedWorkers(dict[bytes, float]):
+    """The queue's table of live workers (``Queue.expiry``), telling who joins and leaves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signal = Signal()
+        self.forgotten: list[tuple[float, bytes]] = []
+
+    def __setitem__(self, worker: bytes, deadline: float) -> None:
+        super().__setitem__(worker, deadline)
+        self.signal.notify()
+
+    def __delitem__(self, worker: bytes) -> None:
+        super().__delitem__(worker)
+        self.forgotten.append((trio.current_time(), worker))
+        self.signal.notify()
+
+
+@dataclass
+class Replies:
+    """What the Lazy Pirate client got: (when, request, worker) per reply."""
+
+    log: list[tuple[float, int, str]] = field(default_factory=list)
+    retries: int = 0
+    signal: Signal = field(default_factory=Signal)
+
+    def served_by(self, worker: str, after: float) -> bool:
+        return any(who == worker and t >= after for t, _, who in self.log)
+
+    async def wait_served_by(self, worker: str, after: float) -> None:
+        await self.signal.until(lambda: self.served_by(worker, after))
+
+
+async def lazy_pirate(
+    ctx: trio_zmq.Context, frontend: str, replies: Replies, timeout: float
+) -> None:
+    """The Lazy Pirate client of examples/ppqueue.py: a REQ, a timeout, retries on a new socket."""
+    sock = ctx.socket(zmq.REQ)
+    sock.connect(frontend)
+    try:
+        for sequence in itertools.count(1):
+            while True:
+                await sock.send(b"%d" % sequence)
+                with trio.move_on_after(timeout):
+                    reply = await sock.recv()
+                    break
+                replies.retries += 1
+                sock.close(linger=0)  # a REQ socket that owes a reply cannot send
+                sock = ctx.socket(zmq.REQ)
+                sock.connect(frontend)
+            request, _, worker = reply.partition(b"@")
+            assert request == b"%d" % sequence, (reply, sequence)
+            replies.log.append((trio.current_time(), sequence, worker.decode()))
+            replies.signal.notify()
+            await trio.sleep(0.01)
+    finally:
+        sock.close(linger=0)
+
+
+def test_a_vanished_worker_host_is_noticed_by_the_queue_and_rejoins_when_it_returns(
+    lab: netlab.Lab, figures: dict[str, Any]
+) -> None:
+    ppqueue = load_ppqueue()
+    broker = lab.namespace("q")
+    hosts = {name: lab.namespace(name) for name in ("w1", "w2", "w3")}
+    cables = {name: lab.link(broker, host) for name, host in hosts.items()}
+    heartbeat, liveness = ppqueue.HEARTBEAT_INTERVAL, ppqueue.LIVENESS
+    # The queue forgets a worker SILENCE_LIMIT after it last heard from it,
+    # at its next heartbeat tick, HEARTBEAT_INTERVAL apart.
+    notice_bound = ppqueue.SILENCE_LIMIT + heartbeat
+
+    def worker(
+        name: str, cable: netlab.Link
+    ) -> contextlib.AbstractAsyncContextManager[netlab.Peer]:
+        config = {
+            "name": name,
+            "backend": f"tcp://{cable.left_addr}:5700",
+            "heartbeat_interval": heartbeat,
+            "liveness": liveness,
+        }
+        return netlab.start_peer(hosts[name], "ppworker", **config)
+
+    async def main() -> dict[str, Any]:
+        async with (
+            netlab.zmq_context() as ctx,
+            ctx.socket(zmq.ROUTER) as frontend,
+            ctx.socket(zmq.ROUTER, router_handover=1) as backend,  # as ppqueue() makes them
+            trio.open_nursery() as nursery,
+        ):
+            frontend.bind(f"inproc://ppqueue-{os.getpid()}")
+            backend.bind("tcp://0.0.0.0:5700")  # every address of the queue's host
+            queue = ppqueue.Queue(frontend, backend)
+            workers = queue.expiry = WatchedWorkers()
+            nursery.start_soon(queue.from_workers)
+            nursery.start_soon(queue.from_clients)
+            nursery.start_soon(queue.heartbeat)
+            async with contextlib.AsyncExitStack() as stack:
+                for name, cable in cables.items():
+                    await stack.enter_async_context(worker(name, cable))
+                with trio.fail_after(10):
+                    await workers.signal.until(lambda: len(workers) == 3)
+                replies = Replies()
+                nursery.start_soon(
+                    lazy_pirate,
+                    ctx,
+                    f"inproc://ppqueue-{os.getpid()}",
+                    replies,
+                    ppqueue.REQUEST_TIMEOUT,
+                )
+                with trio.fail_after(10):
+                    for name in hosts:
+                        await replies.wait_served_by(name, 0.0)
+
+                # w2's host vanishes: cable, processes, namespace.
+                vanished_at = trio.current_time()
+                await lab.vanish(hosts["w2"])
+                with trio.fail_after(notice_bound + SCHEDULING_SLACK):
+                    await workers.signal.until(lambda: b"w2" not in workers)
+                noticed_at = max(t for t, who in workers.forgotten if who == b"w2")
+                # Requests go to the others; one sent to w2 before the queue
+                # noticed is retried by the client after its timeout.
+                retries_before = replies.retries
+                with trio.fail_after(ppqueue.REQUEST_TIMEOUT * 2 + 10):
+                    await replies.wait_served_by("w1", noticed_at)
+                    await replies.wait_served_by("w3", noticed_at)
+                assert not replies.served_by("w2", noticed_at)
+
+                # The host comes back, with a new cable, and w2 rejoins.
+                hosts["w2"] = lab.namespace("w2")
+                cables["w2"] = lab.link(broker, hosts["w2"])
+                back_at = trio.current_time()
+                async with worker("w2", cables["w2"]):
+                    with trio.fail_after(10):
+                        await workers.signal.until(lambda: b"w2" in workers)
+                        rejoined_at = trio.current_time()
+                        await replies.wait_served_by("w2", back_at)
+                    served_again_at = min(
+                        t for t, _, who in replies.log if who == "w2" and t >= back_at
+                    )
+            nursery.cancel_scope.cancel()
+        requests = [sequence for _, sequence, _ in replies.log]
+        assert requests == list(range(1, len(requests) + 1))  # each answered, once, in order
+        return {
+            "vanish noticed by the queue (s)": round(noticed_at - vanished_at, 3),
+            "notice bound (s)": round(notice_bound, 3),
+            "client retries after the vanish": replies.retries - retries_before,
+            "worker back to ready (s)": round(rejoined_at - back_at, 3),
+            "worker back to serving (s)": round(served_again_at - back_at, 3),
+            "requests answered": len(requests),
+        }
+
+    record(figures, "vanished host", netlab.run_trio_in(broker, main, timeout=60))
+
+
+# ----------------------------------------------------------------------
+# 3. A slow link: 1 Mbit/s under 64 KiB messages
+
+SLOW_RATE = "1mbit"
+SLOW_SIZE = 64 * 1024
+SLOW_HWM = 2
+SLOW_KERNEL_BUFFER = 64 * 1024
+SLOW_SECONDS = 6.0
+SLOW_SAMPLES = 12
+
+
+def rss_bytes() -> int:
+    """This process's resident set size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+#: Options for the slow link: no heartbeat and no TCP_MAXRT. Its queues take
+#: seconds to drain (the kernel's 128 KiB send buffer and the tbf queue at
+#: 125 kB/s), and a PONG waits in them behind the data, as does the data
+#: TCP_MAXRT times: a timeout shorter than that cuts the healthy connection
+#: and loses what it carried (see the test after this one).
+SLOW_OPTIONS: dict[str, int] = {
+    "sndhwm": SLOW_HWM,
+    "rcvhwm": SLOW_HWM,
+    "sndbuf": SLOW_KERNEL_BUFFER,
+    "rcvbuf": SLOW_KERNEL_BUFFER,
+    "reconnect_ivl": RECONNECT_IVL,
+    "connect_timeout": CONNECT_TIMEOUT,
+}
+
+
+@dataclass
+class SlowRun:
+    samples: list[dict[str, int]]
+    backlog: list[int]
+    disconnects: int
+    peer: dict[str, Any]
+    source: Source
+    cancel_latency: float
+    cpu_share: float
+
+
+def run_slow_link(lab: netlab.Lab, options: dict[str, int], seconds: float) -> SlowRun:
+    """A trio_zmq PUSH sending 64 KiB messages flat out over a 1 Mbit/s cable, sampled."""
+    a, b = lab.namespace("a"), lab.namespace("b")
+    cable = lab.link(a, b)
+    cable.shape("left", rate=SLOW_RATE, burst="32kbit", latency="400ms")  # what trio_zmq sends
+    peer_sockets = [peer_socket("pull", "PULL", cable.right_addr, 5801, sink=True, base=options)]
+
+    async def main() -> SlowRun:
+        async with (
+            netlab.zmq_context() as ctx,
+            netlab.start_peer(b, "stream", sockets=peer_sockets) as peer,
+            trio.open_nursery() as nursery,
+        ):
+            push = ctx.socket(zmq.PUSH, **options)
+            watch = Watch()
+            await nursery.start(monitor, push, watch)
+            push.connect(f"tcp://{cable.right_addr}:5801")
+            source = Source(push, b"trio", size=SLOW_SIZE, burst=1, interval=0)
+            traffic = Traffic([source], [])
+            thread_cpu_start, wall_start = time.thread_time(), trio.current_time()
+            await traffic.start(nursery)
+            await peer_received_more_than(peer, "pull", 0)
+            samples: list[dict[str, int]] = []
+            backlog = []
+            for _ in range(SLOW_SAMPLES):  # the sender runs flat out meanwhile
+                await trio.sleep(seconds / SLOW_SAMPLES)
+                sent = source.seq  # before the peer's count: the difference can only shrink
+                received = (await peer_reports(peer))["pull"]["received"]
+                backlog.append(sent - received)
+                samples.append(
+                    {
+                        "sent": sent,
+                        "received": received,
+                        "traced": tracemalloc.get_traced_memory()[0],
+                        "rss": rss_bytes(),
+                    }
+                )
+            assert source.waiting, "the sender should be waiting at the HWM"
+            latency = await traffic.cancel()
+            cpu = time.thread_time() - thread_cpu_start
+            wall = trio.current_time() - wall_start
+            report = (await peer.command("pause"))["ends"]["pull"]
+            nursery.cancel_scope.cancel()
+        disconnects = sum(1 for _, event in watch.events if event == zmq.Event.DISCONNECTED)
+        return SlowRun(samples, backlog, disconnects, report, source, latency, cpu / wall)
+
+    tracemalloc.start()
+    try:
+        return netlab.run_trio_in(a, main, timeout=seconds + 60)
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_sender_on_a_slow_link_is_paced_by_the_hwm_stays_cancellable_and_flat(
+    lab: netlab.Lab, figures: dict[str, Any]
+) -> None:
+    run = run_slow_link(lab, SLOW_OPTIONS, SLOW_SECONDS)
+    # What can be sent and not yet received: the sender's queue (SNDHWM), the
+    # receiver's (RCVHWM), and what lies between them: libzmq's two batches,
+    # the kernel's buffers (the tbf queue holds packets charged to the
+    # sender's), one message straddling each batch and one held.
+    in_flight = (
+        2 * ZMQ_BATCH
+        + kernel_buffer(socket.SO_SNDBUF, SLOW_KERNEL_BUFFER)
+        + kernel_buffer(socket.SO_RCVBUF, SLOW_KERNEL_BUFFER)
+    ) // wire_size(b"trio", SLOW_SIZE) + 3
+    pacing_bound = SLOW_HWM + SLOW_HWM + in_flight
+    assert run.disconnects == 0
+    assert run.peer["lost"] == run.peer["duplicates"] == run.peer["reordered"] == 0, run.peer
+    assert run.peer["broken"] == 0
+    assert max(run.backlog) <= pacing_bound, (run.backlog, pacing_bound)
+    assert run.samples[-1]["received"] > run.samples[0]["received"]  # it moves, however slowly
+    assert run.cancel_latency < CANCEL_LATENCY_LIMIT, run.cancel_latency
+    assert run.source.overshoots, "no send ever had to wait"
+    assert max(run.source.overshoots) < CANCEL_LATENCY_LIMIT
+    warm = run.samples[SLOW_SAMPLES // 4 :]
+    traced_growth = max(s["traced"] for s in warm) - warm[0]["traced"]
+    rss_growth = max(s["rss"] for s in warm) - warm[0]["rss"]
+    # Buffering in trio_zmq would grow by a 64 KiB message for every send
+    # the sender made: hundreds a second, were it not paced.
+    assert traced_growth < 4 * SLOW_SIZE, [s["traced"] for s in run.samples]
+    assert rss_growth < 16 * 1024 * 1024, [s["rss"] for s in run.samples]
+    record(
+        figures,
+        "slow link",
+        {
+            "messages sent": run.samples[-1]["sent"],
+            "messages received": run.samples[-1]["received"],
+            "largest backlog (sent - received)": max(run.backlog),
+            "pacing bound": pacing_bound,
+            "cancel latency (s)": round(run.cancel_latency, 4),
+            "send deadline overshoot (s)": round(max(run.source.overshoots), 4),
+            "Python memory growth (bytes)": traced_growth,
+            "RSS growth (bytes)": rss_growth,
+            "CPU time of the Trio thread / wall time": round(run.cpu_share, 3),
+        },
+    )
+
+
+def test_timeouts_shorter_than_a_slow_links_queue_cut_the_healthy_connection(
+    lab: netlab.Lab, figures: dict[str, Any]
+) -> None:
+    # The partition tests' heartbeat (500 ms) and TCP_MAXRT (1 s) on the
+    # slow link: its queues hold more than a second of data, so the
+    # connection is cut though nothing is wrong, and what it carried is lost.
+    options = dict(NET_OPTIONS, **SLOW_OPTIONS)
+    run = run_slow_link(lab, options, SLOW_SECONDS / 2)
+    assert run.disconnects >= 1
+    assert run.peer["lost"] >= 1
+    assert run.peer["duplicates"] == run.peer["reordered"] == run.peer["broken"] == 0
+    record(
+        figures,
+        "slow link with short timeouts",
+        {
+            "disconnects": run.disconnects,
+            "lost": run.peer["lost"],
+            "received": run.peer["received"],
+        },
+    )
+
+
+# ----------------------------------------------------------------------
+# 4. A reconnect storm against one ROUTER
+
+STORM_PEERS = 50
+STORM_SECONDS = 10.0
+STORM_SERVERS = 4  # tasks receiving and answering on the one ROUTER
+STORM_LATE = 5.0  # seconds: a request unanswered this long counts as lost
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_reconnect_storm_loses_no_wake_up_and_leaks_no_fd(
+    lab: netlab.Lab, figures: dict[str, Any]
+) -> None:
+    a, b = lab.namespace("a"), lab.namespace("b")
+    cable = lab.link(a, b)
+    endpoint = f"tcp://{cable.left_addr}:5900"
+    storm_config = {
+        "endpoint": endpoint,
+        "peers": STORM_PEERS,
+        "seconds": STORM_SECONDS,
+        "seed": 14,
+        "fixed_ids": STORM_PEERS // 2,  # half come back under the same routing id
+        "late_after": STORM_LATE,
+        "options": {"linger": 0, "reconnect_ivl": RECONNECT_IVL},
+    }
+    unreachable = 0
+    answered = 0
+    holding = Signal()
+    held: list[bytes] = []
+    release = trio.Event()
+
+    async def serve(router: trio_zmq.Socket) -> None:
+        nonlocal unreachable, answered
+        while True:
+            frames = await router.recv_multipart()
+            if frames[1:] == [b"hold"]:  # wait before answering (see below)
+                held.append(frames[0])
+                holding.notify()
+                await release.wait()
+            try:
+                await router.send_multipart(frames)
+                answered += 1
+            except zmq.ZMQError as exc:  # ROUTER_MANDATORY: that peer has gone
+                if exc.errno != zmq.EHOSTUNREACH:
+                    raise
+                unreachable += 1
+
+    async def main() -> dict[str, Any]:
+        async with (
+            netlab.zmq_context() as ctx,
+            ctx.socket(
+                zmq.ROUTER,
+                router_mandatory=1,
+                router_handover=1,
+                heartbeat_ivl=HEARTBEAT_IVL,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            ) as router,
+            trio.open_nursery() as nursery,
+        ):
+            watch = Watch()
+            await nursery.start(monitor, router, watch)
+            router.bind(endpoint)
+            for _ in range(STORM_SERVERS):
+                nursery.start_soon(serve, router)
+
+            def count(kind: zmq.Event) -> int:
+                return sum(1 for _, event in watch.events if event == kind)
+
+            async with netlab.start_peer(b, "storm", **storm_config) as peer:
+                baseline = open_fds()
+                await peer.command_nowait("go")
+                peak = baseline
+                with trio.fail_after(STORM_SECONDS + STORM_LATE + 30):
+                    async with trio.open_nursery() as sampling:
+
+                        async def sample() -> None:
+                            nonlocal peak
+                            for _ in range(int(STORM_SECONDS * 10) + 600):
+                                peak = max(peak, open_fds())
+                                await trio.sleep(0.1)
+
+                        sampling.start_soon(sample)
+                        done = await peer.expect("done")
+                        sampling.cancel_scope.cancel()
+                    # The peer has closed every socket: every connection
+                    # ends, and its file descriptor with it.
+                    await watch.signal.until(
+                        lambda: count(zmq.Event.DISCONNECTED) >= count(zmq.Event.ACCEPTED)
+                    )
+                    for _ in range(500):  # libzmq closes the fd just after the event
+                        if open_fds() <= baseline:
+                            break
+                        await trio.sleep(0.01)
+                after = open_fds()
+                await peer.command_nowait("exit")
+            # Every serving task is awake: each takes one request that it
+            # holds until all are taken (a task that missed its wake-up
+            # would leave one untaken).
+            async with ctx.socket(zmq.DEALER) as probe:
+                probe.connect(endpoint)
+                for _ in range(STORM_SERVERS):
+                    await probe.send(b"hold")
+                with trio.fail_after(10):
+                    await holding.until(lambda: len(held) == STORM_SERVERS)
+                    release.set()
+                    for _ in range(STORM_SERVERS):
+                        assert await probe.recv() == b"hold"
+            nursery.cancel_scope.cancel()
+        assert done["late"] == 0, done
+        assert done["final_unanswered"] == 0, done
+        assert after <= baseline, (baseline, after)
+        assert peak <= baseline + 2 * STORM_PEERS + 10, (baseline, peak)
+        return {
+            "peers": STORM_PEERS,
+            "seconds": round(done["seconds"], 1),
+            "connections accepted": count(zmq.Event.ACCEPTED),
+            "sockets made by the peers": done["sockets"],
+            "requests": done["requests"],
+            "replies received": done["replies"],
+            "abandoned by a reconnecting peer": done["abandoned"],
+            "late (lost wake-up)": done["late"],
+            "final requests unanswered": done["final_unanswered"],
+            "replies to peers gone (EHOSTUNREACH)": unreachable,
+            "max reply latency (s)": round(done["max_latency"], 3),
+            "p99 reply latency (s)": round(done["p99_latency"], 4),
+            "fds before / peak / after": [baseline, peak, after],
+        }
+
+    record(figures, "reconnect storm", netlab.run_trio_in(a, main, timeout=STORM_SECONDS + 90))
