@@ -36,7 +36,6 @@ import contextlib
 import ctypes
 import ipaddress
 import json
-import math
 import os
 import shutil
 import signal
@@ -548,12 +547,3 @@ async def start_peer(ns: Namespace, role: str, **config: Any) -> AsyncIterator[P
         yield peer
     finally:
         await child.aclose()
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The *fraction* quantile of *values* (nearest rank); nan if empty."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(0, math.ceil(fraction * len(ordered)) - 1)
-    return ordered[rank]
