@@ -6,7 +6,8 @@ test: it prints ``{"event": "ready", ...}`` once its sockets are set up,
 answers commands (``{"cmd": "report"}``, ...) with ``{"reply": CMD, ...}``,
 and exits on ``{"cmd": "exit"}`` or at the end of its input. It dies with
 the thread that started it (``PR_SET_PDEATHSIG``), so a crashed test leaves
-no peer behind.
+no peer behind, and after MAX_LIFETIME seconds whatever happens. Anything
+else it prints goes to stderr, out of the way of the JSON lines.
 
 Roles, all blocking pyzmq unless said otherwise:
 
@@ -14,6 +15,7 @@ Roles, all blocking pyzmq unless said otherwise:
   (checked by a :class:`Tally`), or both (a ROUTER or DEALER).
 * ``ppworker``: a Paranoid Pirate worker (the protocol of
   ``examples/ppqueue.py``), which reconnects when the queue falls silent.
+* ``ppworker-example``: ``examples/ppqueue.py``'s own worker, on trio_zmq.
 * ``storm``: many DEALER peers that reconnect at random, each checking that
   every request it still waits for is answered.
 
@@ -23,6 +25,7 @@ The message format and :class:`Tally` are imported by the tests too.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import json
 import os
 import random
@@ -30,11 +33,14 @@ import signal
 import struct
 import sys
 import time
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import zmq
 
 _SEQ = struct.Struct(">Q")
+MAX_LIFETIME = 600  # seconds
+_out: IO[str] = sys.stdout  # the JSON lines; set apart from sys.stdout by main()
 
 
 def message(sender: bytes, seq: int, size: int) -> list[bytes]:
@@ -122,8 +128,8 @@ def _die_with_parent() -> None:
 
 
 def emit(**fields: Any) -> None:
-    sys.stdout.write(json.dumps(fields) + "\n")
-    sys.stdout.flush()
+    _out.write(json.dumps(fields) + "\n")
+    _out.flush()
 
 
 class Commands:
@@ -459,9 +465,42 @@ def storm(config: dict[str, Any]) -> None:
             break
 
 
-ROLES = {"stream": stream, "ppworker": ppworker, "storm": storm}
+def ppworker_example(config: dict[str, Any]) -> None:
+    """The worker of examples/ppqueue.py itself, a trio_zmq program, on a tcp backend."""
+    import trio
+
+    import trio_zmq
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "ppqueue.py"
+    spec = importlib.util.spec_from_file_location("ppqueue_example", path)
+    assert spec is not None
+    assert spec.loader is not None
+    example: Any = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.BACKEND = config["backend"]  # read when the worker connects
+
+    async def main() -> None:
+        async with trio_zmq.Context(linger=0) as ctx, trio.open_nursery() as nursery:
+            nursery.start_soon(example.ppworker, ctx, config["name"])
+            emit(event="ready")
+            commands = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+            while await commands.receive_some():  # until the test closes our input
+                pass
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+ROLES = {
+    "stream": stream,
+    "ppworker": ppworker,
+    "ppworker-example": ppworker_example,
+    "storm": storm,
+}
 
 
 if __name__ == "__main__":
     _die_with_parent()
+    signal.alarm(MAX_LIFETIME)
+    _out, sys.stdout = sys.stdout, sys.stderr
     ROLES[sys.argv[1]](json.loads(sys.argv[2]))

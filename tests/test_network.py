@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import itertools
 import json
 import math
 import os
@@ -186,6 +185,7 @@ MAXRT_DETECTION = TCP_MAXRT / 1000 + 1.0
 SIZE = 1024  # bytes of each message's body
 BURST, INTERVAL = 5, 0.002  # a source sends BURST messages every INTERVAL seconds
 SEND_DEADLINE = 0.2  # seconds: a send that waits longer counts as blocked
+MAX_SEND_ATTEMPTS = 500  # deadlines a source tries one message for (100 s)
 #: Slack for the libzmq I/O thread and Trio on a busy 2-core machine, on
 #: top of the heartbeat's own bound.
 SCHEDULING_SLACK = 0.5
@@ -325,7 +325,7 @@ class Source:
 
     async def _send_next(self) -> None:
         frames = message(self.sender, self.seq + 1, self.size)
-        while True:
+        for _ in range(MAX_SEND_ATTEMPTS):
             with trio.move_on_after(self.deadline) as scope:
                 self.waiting, self.endless = True, math.isinf(self.deadline)
                 self.signal.notify()
@@ -338,6 +338,10 @@ class Source:
             # The send had no effect: try the same message again.
             self.overshoots.append(trio.current_time() - scope.deadline)
             self.blocked.set()
+        else:
+            raise AssertionError(
+                f"{self.sender!r} could not send for {MAX_SEND_ATTEMPTS} deadlines"
+            )
         self.seq += 1
         self.signal.notify()
 
@@ -869,14 +873,18 @@ class Replies:
 
 
 async def lazy_pirate(
-    ctx: trio_zmq.Context, frontend: str, replies: Replies, timeout: float
+    ctx: trio_zmq.Context, frontend: str, replies: Replies, timeout: float, retries: int
 ) -> None:
-    """The Lazy Pirate client of examples/ppqueue.py: a REQ, a timeout, retries on a new socket."""
+    """The Lazy Pirate client of examples/ppqueue.py: a REQ, a timeout, retries on a new socket.
+
+    The blocking workers tag their replies ``request@name``; the example's
+    own worker sends the request back as it came.
+    """
     sock = ctx.socket(zmq.REQ)
     sock.connect(frontend)
     try:
-        for sequence in itertools.count(1):
-            while True:
+        for sequence in range(1, 100_000):  # until cancelled
+            for _ in range(retries):
                 await sock.send(b"%d" % sequence)
                 with trio.move_on_after(timeout):
                     reply = await sock.recv()
@@ -885,9 +893,11 @@ async def lazy_pirate(
                 sock.close(linger=0)  # a REQ socket that owes a reply cannot send
                 sock = ctx.socket(zmq.REQ)
                 sock.connect(frontend)
+            else:
+                raise AssertionError(f"the queue did not answer request {sequence}")
             request, _, worker = reply.partition(b"@")
             assert request == b"%d" % sequence, (reply, sequence)
-            replies.log.append((trio.current_time(), sequence, worker.decode()))
+            replies.log.append((trio.current_time(), sequence, worker.decode() or "example"))
             replies.signal.notify()
             await trio.sleep(0.01)
     finally:
@@ -907,7 +917,7 @@ def test_a_vanished_worker_host_is_noticed_by_the_queue_and_rejoins_when_it_retu
     notice_bound = ppqueue.SILENCE_LIMIT + heartbeat
 
     def worker(
-        name: str, cable: netlab.Link
+        name: str, cable: netlab.Link, role: str = "ppworker"
     ) -> contextlib.AbstractAsyncContextManager[netlab.Peer]:
         config = {
             "name": name,
@@ -915,7 +925,7 @@ def test_a_vanished_worker_host_is_noticed_by_the_queue_and_rejoins_when_it_retu
             "heartbeat_interval": heartbeat,
             "liveness": liveness,
         }
-        return netlab.start_peer(hosts[name], "ppworker", **config)
+        return netlab.start_peer(hosts[name], role, **config)
 
     async def main() -> dict[str, Any]:
         async with (
@@ -943,12 +953,14 @@ def test_a_vanished_worker_host_is_noticed_by_the_queue_and_rejoins_when_it_retu
                     f"inproc://ppqueue-{os.getpid()}",
                     replies,
                     ppqueue.REQUEST_TIMEOUT,
+                    ppqueue.RETRIES,
                 )
                 with trio.fail_after(10):
                     for name in hosts:
                         await replies.wait_served_by(name, 0.0)
 
                 # w2's host vanishes: cable, processes, namespace.
+                retries_before = replies.retries
                 vanished_at = trio.current_time()
                 await lab.vanish(hosts["w2"])
                 with trio.fail_after(notice_bound + SCHEDULING_SLACK):
@@ -956,23 +968,23 @@ def test_a_vanished_worker_host_is_noticed_by_the_queue_and_rejoins_when_it_retu
                 noticed_at = max(t for t, who in workers.forgotten if who == b"w2")
                 # Requests go to the others; one sent to w2 before the queue
                 # noticed is retried by the client after its timeout.
-                retries_before = replies.retries
                 with trio.fail_after(ppqueue.REQUEST_TIMEOUT * 2 + 10):
                     await replies.wait_served_by("w1", noticed_at)
                     await replies.wait_served_by("w3", noticed_at)
                 assert not replies.served_by("w2", noticed_at)
 
-                # The host comes back, with a new cable, and w2 rejoins.
+                # The host comes back, with a new cable, and w2 rejoins: now
+                # the example's own worker, a trio_zmq program.
                 hosts["w2"] = lab.namespace("w2")
                 cables["w2"] = lab.link(broker, hosts["w2"])
                 back_at = trio.current_time()
-                async with worker("w2", cables["w2"]):
+                async with worker("w2", cables["w2"], "ppworker-example"):
                     with trio.fail_after(10):
                         await workers.signal.until(lambda: b"w2" in workers)
                         rejoined_at = trio.current_time()
-                        await replies.wait_served_by("w2", back_at)
+                        await replies.wait_served_by("example", back_at)
                     served_again_at = min(
-                        t for t, _, who in replies.log if who == "w2" and t >= back_at
+                        t for t, _, who in replies.log if who == "example" and t >= back_at
                     )
             nursery.cancel_scope.cancel()
         requests = [sequence for _, sequence, _ in replies.log]
