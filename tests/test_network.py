@@ -312,6 +312,7 @@ class Source:
         self.blocked = trio.Event()  # set when a send misses its deadline
         self.waiting = False  # inside send_multipart
         self.endless = False  # inside a send_multipart with no deadline
+        self.saw_close = False  # ended by trio.ClosedResourceError
         self.signal = Signal()
 
     async def run(self, exits: list[float]) -> None:
@@ -320,6 +321,8 @@ class Source:
                 for _ in range(self.burst):
                     await self._send_next()
                 await trio.sleep(self.interval)
+        except trio.ClosedResourceError:
+            self.saw_close = True
         finally:
             exits.append(trio.current_time())
 
@@ -359,6 +362,7 @@ class Sink:
         self.sock = sock
         self.tally = Tally()
         self.waiting = False
+        self.saw_close = False  # ended by trio.ClosedResourceError
         self.signal = Signal()
 
     async def run(self, exits: list[float]) -> None:
@@ -371,6 +375,8 @@ class Sink:
                     self.waiting = False
                 self.tally.take(frames)
                 self.signal.notify()
+        except trio.ClosedResourceError:
+            self.saw_close = True
         finally:
             exits.append(trio.current_time())
 
@@ -411,6 +417,14 @@ class Traffic:
         self.scope.cancel()
         await self.ended.wait()
         return max(self.exits) - cancelled_at
+
+    async def close(self, sockets: list[trio_zmq.Socket]) -> float:
+        """Close *sockets*; the time until the last task of the phase has ended."""
+        closed_at = trio.current_time()
+        for sock in sockets:
+            sock.close()
+        await self.ended.wait()
+        return max(self.exits) - closed_at
 
 
 async def peer_reports(peer: netlab.Peer) -> dict[str, dict[str, Any]]:
@@ -565,6 +579,7 @@ class PartitionRun:
         self.peer = peer
         self.bound = LossBound.for_messages(b"trio", SIZE)
         self.watches: dict[str, Watch] = {}
+        self.sockets: list[trio_zmq.Socket] = []
         self.sources: dict[str, Source] = {}
         self.sinks: dict[str, Sink] = {}
         self.traffic = Traffic([], [])
@@ -573,6 +588,7 @@ class PartitionRun:
     async def open(self, ctx: trio_zmq.Context) -> None:
         for end in self.pattern.trio_ends:
             sock = ctx.socket(end.type, **NET_OPTIONS, **end.options)
+            self.sockets.append(sock)
             watch = self.watches[end.name] = Watch()
             await self.nursery.start(monitor, sock, watch)
             sock.connect(f"tcp://{self.cable.right_addr}:{end.port}")
@@ -728,6 +744,31 @@ class PartitionRun:
             for name, tally in tallies.items()
         }
 
+    async def close_while_partitioned(self) -> float:
+        """Partition once more, and close the sockets under the blocked tasks.
+
+        Every task waiting on them must wake with trio.ClosedResourceError,
+        at once, though the connection is stuck with data in flight.
+        """
+        for source in self.sources.values():
+            source.blocked = trio.Event()
+        await self.traffic.start(self.nursery)
+        await self.cable.set_down("right")
+        with trio.fail_after(10):
+            for source in self.sources.values():
+                if source.blocks:
+                    await source.blocked.wait()
+        for name, sink in self.sinks.items():
+            assert sink.waiting, f"{name}'s receiving task is not waiting"
+        latency = await self.traffic.close(self.sockets)
+        for name, source in self.sources.items():
+            assert source.saw_close, f"{name}'s sender did not see the close"
+        for name, sink in self.sinks.items():
+            assert sink.saw_close, f"{name}'s receiver did not see the close"
+        assert latency < CANCEL_LATENCY_LIMIT, latency
+        await self.cable.set_up("right")
+        return latency
+
     def events_since(self, since: float) -> dict[str, list[tuple[float, str]]]:
         return {
             name: [
@@ -755,8 +796,14 @@ def test_partitions_heal_with_losses_bounded_and_nothing_duplicated(
             for index in range(PARTITIONS_PER_PATTERN):
                 await run.partition_and_heal(cancel=index % 2 == 0)
             totals = await run.check_whole_in_order_once()
+            close_latency = await run.close_while_partitioned()
             nursery.cancel_scope.cancel()
-        return {"partitions survived": len(run.rounds), "rounds": run.rounds, "totals": totals}
+        return {
+            "partitions survived": len(run.rounds),
+            "rounds": run.rounds,
+            "totals": totals,
+            "close wakes every task, during a partition (s)": round(close_latency, 4),
+        }
 
     result = netlab.run_trio_in(a, main, timeout=120)
     record(figures, f"partition {pattern.name}", result)
