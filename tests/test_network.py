@@ -465,6 +465,9 @@ class Direction:
     name: str
     receiver: tuple[str, str]  # ("trio" or "peer", end name)
     bound: Callable[[LossBound], int] | None  # None: not bounded (PUB drops by design)
+    #: The trio_zmq source of this direction, when it connects and blocks at
+    #: the HWM: its queue must survive the reconnection.
+    queue_kept_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -511,7 +514,9 @@ PATTERNS = [
             TrioEnd("pull", zmq.PULL, 5602, sink=True),
         ],
         [
-            Direction("trio PUSH -> peer PULL", ("peer", "pull"), LossBound.connecting_sender),
+            Direction(
+                "trio PUSH -> peer PULL", ("peer", "pull"), LossBound.connecting_sender, "push"
+            ),
             Direction("peer PUSH (bound) -> trio PULL", ("trio", "pull"), LossBound.binding_sender),
         ],
     ),
@@ -541,7 +546,10 @@ PATTERNS = [
         ],
         [
             Direction(
-                "trio DEALER -> peer ROUTER", ("peer", "router"), LossBound.connecting_sender
+                "trio DEALER -> peer ROUTER",
+                ("peer", "router"),
+                LossBound.connecting_sender,
+                "dealer",
             ),
             Direction(
                 "peer ROUTER (bound) -> trio DEALER", ("trio", "dealer"), LossBound.binding_sender
@@ -658,11 +666,13 @@ class PartitionRun:
             )
 
         # Sends block at the HWM, each giving up at its deadline, on time.
+        seq_blocked: dict[str, int] = {}
         for name, source in self.sources.items():
             if not source.blocks:
                 continue
             with trio.fail_after(5):
                 await source.blocked.wait()
+            seq_blocked[name] = source.seq
             accepted = source.seq - seq_before[name]
             assert accepted <= HWM + self.bound.connecting_sender(), (name, accepted)
             figures[f"sends accepted during the partition, {name}"] = accepted
@@ -714,7 +724,23 @@ class PartitionRun:
             await self.flowing()
 
         lost_after = await self.losses()
+        peer = await peer_reports(self.peer)
         for direction in self.pattern.directions:
+            if direction.queue_kept_by is not None:
+                # The connecting sender's queue outlived the connection: what
+                # it held when the sends blocked arrived after the heal. It
+                # held at least HWM - LWM messages (libzmq's pipe counts
+                # what its reader took in steps of LWM = (HWM + 1) // 2).
+                last_lost = max(
+                    (last for who, _, last in peer[direction.receiver[1]]["gaps"] if who == "trio"),
+                    default=0,
+                )
+                blocked_at = seq_blocked[direction.queue_kept_by]
+                kept = HWM - (HWM + 1) // 2
+                assert last_lost <= blocked_at - kept, (direction.name, last_lost, blocked_at)
+                figures[f"queued before the disconnect, delivered after, {direction.name}"] = (
+                    blocked_at - max(last_lost, seq_before[direction.queue_kept_by])
+                )
             lost = lost_after[direction.name] - lost_before[direction.name]
             figures[f"lost, {direction.name}"] = lost
             if direction.bound is not None:
