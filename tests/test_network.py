@@ -701,6 +701,7 @@ class PartitionRun:
         received_at_heal = await self.received()
         seq_at_heal = {name: source.seq for name, source in self.sources.items()}
         healed_at = trio.current_time()
+        figures["partition length (s)"] = round(healed_at - partitioned_at, 3)
         await self.cable.set_up("right")
         if cancel:
             await self.traffic.start(self.nursery)
