@@ -377,14 +377,13 @@ class Lab:
 # ----------------------------------------------------------------------
 # The trio_zmq side: a Trio run in a thread inside a namespace
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
 
 def enter_namespace(ns: Namespace) -> None:
     """Move the calling thread (only it) into *ns*."""
+    libc = ctypes.CDLL(None, use_errno=True)  # os.setns() is Python 3.12+
     fd = os.open(ns.path, os.O_RDONLY)
     try:
-        if _libc.setns(fd, _CLONE_NEWNET) != 0:
+        if libc.setns(fd, _CLONE_NEWNET) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"setns into {ns.name}: {os.strerror(err)}")
     finally:
