@@ -345,3 +345,29 @@ def test_guest_host_code_hands_messages_to_trio_tasks_through_the_token() -> Non
             await feeder
 
     assert asyncio.run(host_main()) == [b"%d" % i for i in range(5)]
+
+
+def test_an_await_under_asyncio_says_what_to_use_and_takes_nothing() -> None:
+    zctx = zmq.Context()
+    try:
+        ctx = trio_zmq.Context.from_context(zctx)
+        a = ctx.socket(zmq.PAIR)
+        b = ctx.socket(zmq.PAIR)
+        endpoint = inproc_name("asyncio-misuse")
+        a.bind(endpoint)
+        b.connect(endpoint)
+        a.underlying.send(b"queued")
+
+        async def misuse() -> None:
+            with pytest.raises(RuntimeError, match=r"Trio task .* under asyncio, use zmq\.asyncio"):
+                await b.recv()
+            with pytest.raises(RuntimeError, match="Trio task"):
+                await a.send(b"never sent")
+
+        asyncio.run(misuse())
+        assert b.underlying.recv() == b"queued"  # the refused receive took nothing
+        assert b.underlying.poll(0) == 0  # and the refused send sent nothing
+        a.underlying.close(linger=0)
+        b.underlying.close(linger=0)
+    finally:
+        zctx.term()

@@ -438,9 +438,3 @@ async def test_a_cancelled_wait_closed_leaves_the_socket_as_it_was(ctx: trio_zmq
     await a.send(b"still works")
     assert await b.recv() == b"still works"
 
-
-async def test_the_run_context_shortcut_agrees_with_trios_public_api() -> None:
-    from trio_zmq import _socket
-
-    token = trio.lowlevel.current_trio_token()
-    assert _socket._RUN.runner.trio_token is token

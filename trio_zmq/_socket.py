@@ -56,7 +56,7 @@ from ._errors import (
 from ._ki import call_user, protect_methods
 from ._kinds import DISCARDS_REST
 from ._readiness import Readiness
-from ._runs import ENDED, RunLife, current_run_life
+from ._runs import ENDED, RunLife, current_run_life, needs_full_entry
 from ._turn import SendTurn
 
 if TYPE_CHECKING:
@@ -97,40 +97,6 @@ _LENT: Any = object()  # stands in for the run token while the socket is lent
 _get_ident = threading.get_ident
 _UNOWNED: Any = object()  # the run token of a socket that no run has used yet
 
-
-class _PublicRunContext:
-    """``.runner.trio_token`` through Trio's public API, where its run context moved."""
-
-    @property
-    def runner(self) -> Any:
-        try:
-            current_trio_token()
-        except RuntimeError:
-            raise AttributeError("runner") from None  # as Trio's own, outside a run
-        return self
-
-    @property
-    def trio_token(self) -> TrioToken:
-        return current_trio_token()
-
-
-# Which run is current, read from Trio's run context directly: every call
-# checks it, and current_trio_token() costs twice as much (test_socket.py
-# checks that the two agree). Outside a run, ``.runner`` is missing; in a run
-# that never asked for its token, ``.runner.trio_token`` is None, which is
-# never a socket's token: such a call takes the slow path, which asks.
-_RUN: Any
-try:
-    from trio._core._run_context import GLOBAL_RUN_CONTEXT
-
-    _RUN = GLOBAL_RUN_CONTEXT
-except ImportError:  # Trio before 0.30 kept it in _run
-    try:
-        from trio._core._run import GLOBAL_RUN_CONTEXT
-
-        _RUN = GLOBAL_RUN_CONTEXT
-    except ImportError:  # pragma: no cover - a Trio that keeps it elsewhere
-        _RUN = _PublicRunContext()
 
 #: Option names accepted as attributes and as ``ctx.socket(**options)``.
 OPTION_NAMES = frozenset(name.lower() for name in zmq.SocketOption.__members__) | {"hwm"}
@@ -259,6 +225,23 @@ class Socket:
         state = "closed" if self.closed else "open"
         name = zmq.SocketType(self._type).name
         return f"<trio_zmq.Socket {name} {state} at {id(self):#x}>"
+
+    async def _enter(self) -> None:
+        """The full entry of an async call, when :func:`needs_full_entry` says so.
+
+        A cancel point (Trio's own), then the owner check: the first run to
+        use the socket adopts it, any other is refused.
+        """
+        try:
+            current_task()
+        except RuntimeError:
+            raise RuntimeError(
+                "trio_zmq's async calls must run in a Trio task (trio.run, Trio's guest "
+                "mode, or AnyIO with backend='trio'); under asyncio, use zmq.asyncio"
+            ) from None
+        await checkpoint_if_cancelled()
+        if self._token is not current_trio_token():
+            self._adopt_run()
 
     def _adopt_run(self) -> None:
         """The first async use binds the socket to its Trio run; others fail.
@@ -744,9 +727,8 @@ class Socket:
             TypeError: *data* is not a contiguous bytes-like object (use
                 :meth:`send_string` for text); raised before any wait.
         """
-        await checkpoint_if_cancelled()
-        if self._token is not _RUN.runner.trio_token:
-            self._adopt_run()
+        if needs_full_entry(self._token):
+            await self._enter()
         result: zmq.MessageTracker | None
         if flags & _SNDMORE or self._turn.owner is not None or self._slept & _POLLOUT:
             error = frame_error(data, "send")  # before any wait
@@ -799,9 +781,8 @@ class Socket:
                 object, or there are no frames; raised before anything is
                 sent and before any wait.
         """
-        await checkpoint_if_cancelled()
-        if self._token is not _RUN.runner.trio_token:
-            self._adopt_run()
+        if needs_full_entry(self._token):
+            await self._enter()
         check_frames(msg_parts)
         if self._turn.owner is None and not self._slept & _POLLOUT:
             try:
@@ -975,9 +956,8 @@ class Socket:
             zmq.ZMQError: ``EFSM`` when the socket type's order forbids a
                 receive now (REQ: send first).
         """
-        await checkpoint_if_cancelled()
-        if self._token is not _RUN.runner.trio_token:
-            self._adopt_run()
+        if needs_full_entry(self._token):
+            await self._enter()
         sock = self._sock
         result: bytes | zmq.Frame
         if self._slept & _POLLIN:
@@ -1037,9 +1017,8 @@ class Socket:
         Waits until a message arrives. Raises as :meth:`recv`; when cancelled,
         no frame of the message was taken.
         """
-        await checkpoint_if_cancelled()
-        if self._token is not _RUN.runner.trio_token:
-            self._adopt_run()
+        if needs_full_entry(self._token):
+            await self._enter()
         result: list[Any]
         if self._slept & _POLLIN:
             result = await self._retry(
@@ -1185,9 +1164,8 @@ class Socket:
                 nothing from the socket, so nothing changed.
             trio.ClosedResourceError: the socket is or gets closed.
         """
-        await checkpoint_if_cancelled()
-        if self._token is not _RUN.runner.trio_token:
-            self._adopt_run()
+        if needs_full_entry(self._token):
+            await self._enter()
         mask = int(flags)
         rd = self._rd
         if rd.closed:
@@ -1218,11 +1196,12 @@ class Socket:
         Raises:
             trio.Cancelled: when cancelled; nothing changed.
         """
-        await checkpoint_if_cancelled()
         # While the socket is lent, its token stands for the borrower, and
-        # waiting for the close does not touch the raw socket: no check.
-        if self._lent_to is None and self._token is not _RUN.runner.trio_token:
-            self._adopt_run()
+        # waiting for the close does not touch the raw socket: no owner check.
+        if self._lent_to is not None:
+            await checkpoint_if_cancelled()
+        elif needs_full_entry(self._token):
+            await self._enter()
         if self._rd.closed:
             await cancel_shielded_checkpoint()
             return
