@@ -111,7 +111,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHONS[-1])
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package, tests, examples and this file; pyright --verifytypes."""
-    _install_wheel(session, *_group("typecheck"), *_group("test"), "nox")
+    _install_wheel(session, *_group("typecheck"), *_group("test"), "nox", "matplotlib>=3.7")
     session.chdir(ROOT)
     session.run(
         "mypy",
@@ -194,8 +194,8 @@ def soak(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1])
 def bench(session: nox.Session) -> None:
-    """The side-by-side benchmark (pass --quick for a short run), zmq-anyio included."""
-    _install_wheel(session, "zmq-anyio")
+    """The side-by-side benchmark (--quick: a short run; --plot FILE.svg: a chart)."""
+    _install_wheel(session, "zmq-anyio", "matplotlib>=3.7")
     session.run("trio-zmq", "bench", *session.posargs)
 
 

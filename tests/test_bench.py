@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from trio_zmq import _bench, _bench_plot
 from trio_zmq._bench import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,3 +24,62 @@ def test_against_runs_another_trees_trio_zmq_beside_this_one(
     contenders = {r["contender"] for r in json.loads(results.read_text())["results"]}
     assert contenders >= {"pyzmq", "trio_zmq", "trio_zmq @against"}
     assert "pyzmq @against" not in contenders  # only trio_zmq's contenders get a twin
+
+
+def _record(
+    workload: str, kind: str, contender: str, baseline: str, median: float
+) -> dict[str, Any]:
+    return {
+        "workload": workload,
+        "title": workload.upper(),
+        "kind": kind,
+        "contender": contender,
+        "baseline": baseline,
+        "values": [median],
+        "stalled": 0,
+        "median": median,
+    }
+
+
+RECORDS = [
+    _record("tcp", "throughput", "pyzmq", "pyzmq", 1000.0),
+    _record("tcp", "throughput", "trio_zmq", "pyzmq", 500.0),
+    _record("rtt", "latency", "pyzmq", "pyzmq", 100.0),
+    _record("rtt", "latency", "trio_zmq", "pyzmq", 125.0),
+    _record("rtt", "latency", "stalled", "pyzmq", float("nan")),
+]
+
+
+def test_relative_speeds_are_longer_is_better_for_latency_too() -> None:
+    speeds = _bench_plot.relative_speeds(RECORDS)
+    assert speeds == {
+        "TCP": {"pyzmq": 1.0, "trio_zmq": 0.5},
+        "RTT": {"pyzmq": 1.0, "trio_zmq": 0.8},  # 100 us against 125 us: 0.8 as fast
+    }
+
+
+def test_plot_from_saved_results_draws_an_svg(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    saved = tmp_path / "results.json"
+    saved.write_text(json.dumps({"results": RECORDS, "versions": {"trio": "x"}}))
+    chart = tmp_path / "chart.svg"
+    assert main(["--from-json", str(saved), "--plot", str(chart)]) == 0
+    text = chart.read_text()
+    assert "<svg" in text
+    assert "TCP" in text  # text stays text: the chart can be searched and read
+
+
+def test_plot_without_matplotlib_says_what_to_install_before_measuring(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    measured: list[object] = []
+
+    def run(*args: object) -> list[object]:
+        measured.append(args)
+        return []
+
+    monkeypatch.setattr(_bench, "run", run)
+    with pytest.raises(SystemExit, match=r"pip install 'trio-zmq\[bench\]'"):
+        main(["--quick", "--plot", str(tmp_path / "chart.svg")])
+    assert measured == []

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import trio
 import zmq
 
+from . import _bench_plot
 from ._ipc import ipc_space
 
 if TYPE_CHECKING:
@@ -730,6 +731,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", default="bench-results.json", help="where to write the results")
     parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw a chart of every workload's ratios per contender into FILE "
+        "(.svg, .png or .pdf; needs matplotlib: pip install 'trio-zmq[bench]')",
+    )
+    parser.add_argument(
+        "--from-json",
+        metavar="RESULTS",
+        help="measure nothing: print the table (and draw --plot) from the RESULTS file "
+        "of an earlier run",
+    )
+    parser.add_argument(
         "--against",
         metavar="TREE",
         help="also run another trio_zmq, from the source tree TREE (a checkout's root), "
@@ -744,9 +757,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_from_arguments(parser.parse_args(argv))
 
 
+def _versions() -> str:
+    return (
+        f"Python {sys.version.split()[0]}, trio {trio.__version__}, "
+        f"pyzmq {zmq.__version__}, libzmq {zmq.zmq_version()}"
+    )
+
+
+def _replot(args: argparse.Namespace) -> int:
+    """``--from-json``: the table, and the chart if asked for, from saved results."""
+    with open(args.from_json) as f:
+        saved = json.load(f)
+    fields = {"workload", "title", "kind", "contender", "baseline", "values", "stalled"}
+    results = [Result(**{k: v for k, v in r.items() if k in fields}) for r in saved["results"]]
+    print(report(results))
+    if args.plot:
+        versions = saved.get("versions", {})
+        subtitle = ", ".join(f"{name} {version}" for name, version in versions.items())
+        _bench_plot.plot(saved["results"], args.plot, subtitle)
+        print(f"chart written to {args.plot}")
+    return 0
+
+
 def run_from_arguments(args: argparse.Namespace) -> int:
     """``trio-zmq bench``: run the benchmark, print the table, write JSON; 0 on success."""
     global _against_tree  # read by the runner's helpers, set once per run
+    if args.plot:
+        _bench_plot.check_available()  # before any measuring
+    if args.from_json:
+        return _replot(args)
     _against_tree = os.path.abspath(args.against) if args.against else None
     rounds = args.rounds or (2 if args.quick else 5)
     workloads = [w for w in WORKLOADS if not args.only or w.name in args.only]
@@ -777,6 +816,11 @@ def run_from_arguments(args: argparse.Namespace) -> int:
             indent=2,
         )
     print(f"results written to {args.json}")
+    if args.plot:
+        _bench_plot.plot(
+            [asdict(r) | {"median": r.median} for r in results], args.plot, _versions()
+        )
+        print(f"chart written to {args.plot}")
     return 0
 
 
