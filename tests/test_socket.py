@@ -437,4 +437,3 @@ async def test_a_cancelled_wait_closed_leaves_the_socket_as_it_was(ctx: trio_zmq
     assert not b.closed
     await a.send(b"still works")
     assert await b.recv() == b"still works"
-
