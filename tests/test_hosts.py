@@ -24,7 +24,7 @@ from outcome import Outcome
 
 import trio_zmq
 
-from .helpers import inproc_name
+from .helpers import pair
 
 T = TypeVar("T")
 
@@ -118,11 +118,7 @@ def test_guest_many_tasks_on_one_socket_while_the_host_works() -> None:
     async def trio_main() -> list[bytes]:
         with trio.fail_after(LIMIT):
             async with trio_zmq.Context() as ctx:
-                router = ctx.socket(zmq.ROUTER)
-                dealer = ctx.socket(zmq.DEALER)
-                endpoint = inproc_name("guest-many")
-                router.bind(endpoint)
-                dealer.connect(endpoint)
+                router, dealer = pair(ctx, zmq.ROUTER, zmq.DEALER)
                 received: list[bytes] = []
 
                 async def echo(count: int) -> None:
@@ -165,11 +161,7 @@ def test_guest_cancel_and_close_reach_waiting_tasks() -> None:
     async def trio_main() -> tuple[bool, int, bytes]:
         with trio.fail_after(LIMIT):
             async with trio_zmq.Context() as ctx:
-                a = ctx.socket(zmq.PAIR)
-                b = ctx.socket(zmq.PAIR)
-                endpoint = inproc_name("guest-cancel")
-                a.bind(endpoint)
-                b.connect(endpoint)
+                a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
                 with trio.move_on_after(0.05) as scope:
                     await b.recv()
                 # The cancelled receive took nothing: the next message arrives.
@@ -220,11 +212,7 @@ def test_anyio_req_rep_and_many_tasks_on_one_socket() -> None:
     async def main() -> tuple[list[bytes], list[bytes]]:
         with anyio.fail_after(LIMIT):
             async with trio_zmq.Context() as ctx:
-                rep = ctx.socket(zmq.REP)
-                req = ctx.socket(zmq.REQ)
-                endpoint = inproc_name("anyio-rep")
-                rep.bind(endpoint)
-                req.connect(endpoint)
+                rep, req = pair(ctx, zmq.REP, zmq.REQ)
                 replies: list[bytes] = []
 
                 async def serve() -> None:
@@ -237,11 +225,7 @@ def test_anyio_req_rep_and_many_tasks_on_one_socket() -> None:
                         await req.send(b"%d" % i)
                         replies.append(await req.recv())
 
-                push = ctx.socket(zmq.PUSH)
-                pull = ctx.socket(zmq.PULL)
-                endpoint = inproc_name("anyio-many")
-                pull.bind(endpoint)
-                push.connect(endpoint)
+                pull, push = pair(ctx, zmq.PULL, zmq.PUSH)
                 received: list[bytes] = []
 
                 async def sender(n: int) -> None:
@@ -271,11 +255,7 @@ def test_anyio_cancel_scopes_cancel_cleanly() -> None:
     async def main() -> tuple[bool, bytes, bool]:
         with anyio.fail_after(LIMIT):
             async with trio_zmq.Context() as ctx:
-                a = ctx.socket(zmq.PAIR)
-                b = ctx.socket(zmq.PAIR)
-                endpoint = inproc_name("anyio-cancel")
-                a.bind(endpoint)
-                b.connect(endpoint)
+                a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
                 with anyio.move_on_after(0.05) as scope:
                     await b.recv()
                 await a.send(b"next")
@@ -327,11 +307,7 @@ def test_guest_host_code_hands_messages_to_trio_tasks_through_the_token() -> Non
                 send_channel, receive_channel = trio.open_memory_channel[bytes](10)
                 ready.set_result((trio.lowlevel.current_trio_token(), send_channel))
                 async with trio_zmq.Context() as ctx:
-                    push = ctx.socket(zmq.PUSH)
-                    pull = ctx.socket(zmq.PULL)
-                    endpoint = inproc_name("guest-feed")
-                    pull.bind(endpoint)
-                    push.connect(endpoint)
+                    pull, push = pair(ctx, zmq.PULL, zmq.PUSH)
                     async for item in receive_channel:
                         await push.send(item)
                     got = [await pull.recv() for _ in range(5)]
@@ -351,11 +327,7 @@ def test_an_await_under_asyncio_says_what_to_use_and_takes_nothing() -> None:
     zctx = zmq.Context()
     try:
         ctx = trio_zmq.Context.from_context(zctx)
-        a = ctx.socket(zmq.PAIR)
-        b = ctx.socket(zmq.PAIR)
-        endpoint = inproc_name("asyncio-misuse")
-        a.bind(endpoint)
-        b.connect(endpoint)
+        a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
         a.underlying.send(b"queued")
 
         async def misuse() -> None:
