@@ -774,7 +774,7 @@ def _replot(args: argparse.Namespace) -> int:
     if args.plot:
         versions = saved.get("versions", {})
         subtitle = ", ".join(f"{name} {version}" for name, version in versions.items())
-        _bench_plot.plot(saved["results"], args.plot, subtitle)
+        _bench_plot.plot(saved["results"], args.plot, subtitle, _AGAINST)
         print(f"chart written to {args.plot}")
     return 0
 

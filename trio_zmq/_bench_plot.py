@@ -59,39 +59,61 @@ def _measured(value: float) -> bool:
     return not math.isnan(value) and value > 0
 
 
-def plot(results: Sequence[Mapping[str, Any]], path: str, subtitle: str = "") -> None:
-    """Draw the chart of *results* into *path* (the format from its suffix: .svg, .png, .pdf)."""
+def plot(
+    results: Sequence[Mapping[str, Any]], path: str, subtitle: str = "", twin_suffix: str = ""
+) -> None:
+    """Draw the chart of *results* into *path* (the format from its suffix: .svg, .png, .pdf).
+
+    A contender whose name ends with *twin_suffix* (``--against``'s twins) is
+    drawn in its original's colour, hatched.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # no screen needed
     matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text in an SVG
     import matplotlib.pyplot as plt
 
-    speeds = relative_speeds(results)
-    contenders: list[str] = []
-    for by_contender in speeds.values():
-        contenders.extend(c for c in by_contender if c not in contenders)
-    colours = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(contenders)}
+    def original(contender: str) -> str:
+        if twin_suffix and contender.endswith(twin_suffix):
+            return contender[: -len(twin_suffix)]
+        return contender
 
-    bar = 0.8 / max(1, max((len(v) for v in speeds.values()), default=1))
-    height = 1.0 + 0.32 * sum(len(v) for v in speeds.values()) + 0.3 * len(speeds)
-    fig, ax = plt.subplots(figsize=(9, max(3.0, height)))
+    speeds = relative_speeds(results)
+    originals: list[str] = []
+    for by_contender in speeds.values():
+        originals.extend(o for o in map(original, by_contender) if o not in originals)
+    palette = plt.get_cmap("tab10" if len(originals) <= 10 else "tab20")
+    colours = {name: palette(i % palette.N) for i, name in enumerate(originals)}
+
+    bars = sum(len(v) for v in speeds.values())
+    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.2 * bars + 0.25 * len(speeds)))
     labelled: set[str] = set()
     for row, by_contender in enumerate(speeds.values()):
+        step = 0.84 / len(by_contender)
         for i, (contender, speed) in enumerate(by_contender.items()):
-            y = row + (i - (len(by_contender) - 1) / 2) * bar
-            label = None if contender in labelled else contender
+            y = row - 0.42 + step * (i + 0.5)
+            twin = original(contender) != contender
+            ax.barh(
+                y,
+                speed,
+                height=step * 0.9,
+                color=colours[original(contender)],
+                hatch="///" if twin else None,
+                edgecolor="white" if twin else None,
+                label=None if contender in labelled else contender,
+            )
             labelled.add(contender)
-            ax.barh(y, speed, height=bar * 0.9, color=colours[contender], label=label)
-            ax.text(speed * 1.04, y, f"{speed:.2f}", va="center", fontsize=7)
+            ax.text(speed * 1.05, y, f"{speed:.2f}", va="center", fontsize=7)
     ax.set_xscale("log")
+    top = max((max(v.values()) for v in speeds.values()), default=1.0)
+    ax.set_xlim(right=max(2.0, top * 2))  # room for the figures at the bars' ends
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_yticks(range(len(speeds)), labels=list(speeds), fontsize=8)
     ax.invert_yaxis()  # the first workload on top, as in the table
     ax.set_xlabel("speed relative to the workload's baseline (log scale; longer is better)")
     heading = "trio-zmq bench: each contender against its workload's baseline"
     ax.set_title(f"{heading}\n{subtitle}" if subtitle else heading, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(axis="x", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
