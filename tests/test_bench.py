@@ -44,6 +44,7 @@ def _record(
 RECORDS = [
     _record("tcp", "throughput", "pyzmq", "pyzmq", 1000.0),
     _record("tcp", "throughput", "trio_zmq", "pyzmq", 500.0),
+    _record("tcp", "throughput", "trio_zmq @against", "pyzmq", 250.0),
     _record("rtt", "latency", "pyzmq", "pyzmq", 100.0),
     _record("rtt", "latency", "trio_zmq", "pyzmq", 125.0),
     _record("rtt", "latency", "stalled", "pyzmq", float("nan")),
@@ -53,7 +54,7 @@ RECORDS = [
 def test_relative_speeds_are_longer_is_better_for_latency_too() -> None:
     speeds = _bench_plot.relative_speeds(RECORDS)
     assert speeds == {
-        "TCP": {"pyzmq": 1.0, "trio_zmq": 0.5},
+        "TCP": {"pyzmq": 1.0, "trio_zmq": 0.5, "trio_zmq @against": 0.25},
         "RTT": {"pyzmq": 1.0, "trio_zmq": 0.8},  # 100 us against 125 us: 0.8 as fast
     }
 
@@ -67,6 +68,7 @@ def test_plot_from_saved_results_draws_an_svg(tmp_path: Path) -> None:
     text = chart.read_text()
     assert "<svg" in text
     assert "TCP" in text  # text stays text: the chart can be searched and read
+    assert "trio_zmq @against" in text  # a twin has its own legend entry
 
 
 def test_plot_without_matplotlib_says_what_to_install_before_measuring(
