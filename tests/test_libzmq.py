@@ -14,6 +14,9 @@ gone.
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -186,3 +189,43 @@ def test_a_message_stays_on_its_pipe_when_another_pipe_terminates_midway(
     sender.send(b"tail")
     sender.send(b"next")
     assert third.recv_multipart() == [b"head", b"tail"]
+
+
+EVENTS_READS = """
+import sys, zmq
+ctx = zmq.Context(); sock = ctx.socket(zmq.PULL); sock.bind("inproc://idle")
+for _ in range(int(sys.argv[1])):
+    sock.get(zmq.EVENTS)
+sock.close(); ctx.term()
+"""
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to count system calls")
+def test_reading_events_on_an_idle_socket_is_one_poll_system_call_each() -> None:
+    # docs/performance.md: every EVENTS read polls the socket's mailbox, which
+    # is part of what a park costs (two reads per parked message).
+    def polls(reads: int) -> int:
+        out = subprocess.run(
+            [
+                "strace",
+                "-f",
+                "-c",
+                "-e",
+                "trace=poll,ppoll",
+                sys.executable,
+                "-c",
+                EVENTS_READS,
+                str(reads),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stderr
+        return sum(
+            int(line.split()[3])
+            for line in out.splitlines()
+            if line.split()[-1:] in (["poll"], ["ppoll"])
+        )
+
+    assert polls(2000) - polls(1000) == 1000
