@@ -63,9 +63,9 @@ def needs_full_entry(token: object) -> bool:
         task = _RUN.task
         runner = task._runner
         if (
-            task._cancel_status.effectively_cancelled
-            or (task is runner.main_task and runner.ki_pending)
-            or token is not runner.trio_token
+            token is not runner.trio_token
+            or task._cancel_status.effectively_cancelled
+            or (runner.ki_pending and task is runner.main_task)
         ):
             return True
         task._cancel_points += 1
