@@ -6,8 +6,8 @@ small message costs (``docs/performance.md`` has the figures), so yielding
 on every call would cap small-message throughput far below blocking pyzmq.
 trio_zmq therefore makes one documented exception, in this module only:
 
-* every async call is a **cancel point**, always (``checkpoint_if_cancelled``
-  before it does anything);
+* every async call is a **cancel point**, always (the decision of
+  ``checkpoint_if_cancelled``, made before it does anything; see ``_runs.py``);
 * a call that has to wait is a schedule point, because waiting is;
 * a call that completes at once is a **schedule point at least once every**
   :data:`SCHEDULE_INTERVAL` (64) such calls in a row. The count is kept

@@ -2,8 +2,10 @@
 
 Every async call has the same shape as ``trio.MemorySendChannel.send``:
 
-1. a cheap cancel check (``checkpoint_if_cancelled``), so a call in a
-   cancelled scope raises ``Cancelled`` before touching the socket;
+1. a cheap cancel check and owner check (``needs_full_entry`` in
+   ``_runs.py``, which decides as ``checkpoint_if_cancelled`` does, in one
+   plain call), so a call in a cancelled scope raises ``Cancelled`` before
+   touching the socket;
 2. the non-blocking attempt (``zmq.NOBLOCK``); when it succeeds the call has
    taken effect, and from then on it can no longer be cancelled: the
    occasional schedule point after it is cancel-shielded
