@@ -767,7 +767,10 @@ class PartitionRun:
             assert tally["duplicates"] == 0, name
             assert tally["reordered"] == 0, name
         return {
-            name: {k: tally[k] for k in ("received", "lost", "duplicates", "reordered", "broken")}
+            name: {
+                k: tally[k]
+                for k in ("received", "lost", "late", "duplicates", "reordered", "broken")
+            }
             for name, tally in tallies.items()
         }
 
