@@ -228,4 +228,6 @@ def test_reading_events_on_an_idle_socket_is_one_poll_system_call_each() -> None
             if line.split()[-1:] in (["poll"], ["ppoll"])
         )
 
-    assert polls(2000) - polls(1000) == 1000
+    # One poll() per read; the interpreter's own start and end make a few
+    # more, not always the same number.
+    assert abs(polls(2000) - polls(1000) - 1000) <= 10
