@@ -126,10 +126,9 @@ class ProxyControl:
         ``"libzmq"`` engine asks its thread (libzmq's ``STATISTICS`` command)
         and blocks the calling thread until the answer comes, which takes
         microseconds; if the proxy thread does not answer within a second
-        (``STATISTICS_WAIT`` in ``_engines/libzmq.py``: it is then itself
-        blocked, sending to a full socket), this returns the last counts it
-        had. After the proxy
-        stopped, returns the final counts.
+        (it is then itself blocked, sending to a full socket), this returns
+        the last counts it had. After the proxy stopped, returns the final
+        counts.
 
         Synchronous, as pyzmq users expect of a counter: not a checkpoint.
         """

@@ -23,15 +23,13 @@ Start the authenticator before a secured socket binds or connects, and keep
 it running for as long as such sockets are open: while no ZAP handler is
 bound in its context, a libzmq CURVE server accepts a client with any key
 (it still encrypts). PLAIN servers refuse everyone then.
-
-Where the code is: every name a module defines at its top level is visible
-to anyone who imports it, helpers and imports included, and a public module
-is read as a promise. So this module only re-exports, and the work happens
-in private modules: ``trio_zmq._zap`` reads and writes the wire format,
-``trio_zmq._auth_policy`` decides, ``trio_zmq._auth_server`` serves and
-logs. Their internals can change without touching what ``trio_zmq.auth``
-offers, which is exactly ``__all__`` (``tests/test_auth.py`` checks it).
 """
+
+# Where the code is: this public module only re-exports; the work is in
+# trio_zmq._zap (the wire format), trio_zmq._auth_policy (the decisions) and
+# trio_zmq._auth_server (serving and logging), whose internals can change
+# without touching what this module offers: exactly __all__
+# (tests/test_auth.py checks it).
 
 # No `from __future__ import annotations` here: it would bind a public name.
 # `import X as X` marks each name as a deliberate re-export for type checkers.
