@@ -31,6 +31,21 @@ def _peer(ctx: trio_zmq.Context, kind: int) -> tuple[trio_zmq.Socket, str]:
     return sock, sock.bind(inproc_name("whole"))
 
 
+async def _vanished_mid_message(
+    ctx: trio_zmq.Context, sender_type: int, peer_type: int
+) -> tuple[trio_zmq.Socket, trio_zmq.Socket]:
+    """A sender whose first frame ``a`` went out before its peer vanished: (peer, sender).
+
+    The sender disconnects its own end, so libzmq cannot yet know the peer is gone.
+    """
+    peer, endpoint = _peer(ctx, peer_type)
+    sender = ctx.socket(sender_type)
+    sender.connect(endpoint)
+    await sender.send(b"a", zmq.SNDMORE)
+    sender.disconnect(endpoint)
+    return peer, sender
+
+
 def _body(sender_type: int, message: list[bytes]) -> list[bytes]:
     return message[1:] if sender_type == zmq.DEALER else message  # a ROUTER adds the identity
 
@@ -100,11 +115,7 @@ async def test_a_last_frame_refused_after_the_peer_vanished_never_goes_out_alone
 async def test_a_last_frame_refused_with_no_peer_left_returns_at_once(
     ctx: trio_zmq.Context, sender_type: int, peer_type: int
 ) -> None:
-    _, endpoint = _peer(ctx, peer_type)
-    sender = ctx.socket(sender_type)
-    sender.connect(endpoint)
-    await sender.send(b"a", zmq.SNDMORE)
-    sender.disconnect(endpoint)
+    _, sender = await _vanished_mid_message(ctx, sender_type, peer_type)
     with trio.fail_after(5):  # nothing to wait for: it used to wait, shielded, for ever
         await sender.send(b"z")
     with trio.move_on_after(0.01) as scope:
@@ -155,11 +166,7 @@ async def test_send_multipart_nowait_drops_a_message_whose_peer_vanished_and_the
 async def test_a_pair_whose_peer_vanishes_between_frames_drops_the_rest_itself(
     ctx: trio_zmq.Context,
 ) -> None:
-    peer, endpoint = _peer(ctx, zmq.PAIR)
-    sender = ctx.socket(zmq.PAIR)
-    sender.connect(endpoint)
-    await sender.send(b"a", zmq.SNDMORE)
-    sender.disconnect(endpoint)
+    peer, sender = await _vanished_mid_message(ctx, zmq.PAIR, zmq.PAIR)
     with trio.fail_after(5):
         await sender.send(b"b", zmq.SNDMORE)
         await sender.send_multipart([b"c", b"d"], zmq.SNDMORE)
@@ -322,11 +329,7 @@ async def test_a_blocking_send_asks_libzmq_once_before_it_waits(
 async def test_a_tracked_send_of_a_discarded_frame_returns_a_finished_tracker(
     ctx: trio_zmq.Context,
 ) -> None:
-    _, endpoint = _peer(ctx, zmq.PAIR)
-    sender = ctx.socket(zmq.PAIR)
-    sender.connect(endpoint)
-    await sender.send(b"a", zmq.SNDMORE)
-    sender.disconnect(endpoint)
+    _, sender = await _vanished_mid_message(ctx, zmq.PAIR, zmq.PAIR)
     await sender.send(b"b", zmq.SNDMORE)  # refused: the rest is discarded here
     tracker = await sender.send(b"c", copy=False, track=True)
     assert isinstance(tracker, zmq.MessageTracker)
