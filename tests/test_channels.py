@@ -275,6 +275,9 @@ async def test_send_only_and_receive_only_sockets_have_one_pump(ctx: trio_zmq.Co
     pub = ctx.socket(zmq.PUB)
     sub = ctx.socket(zmq.SUB, subscribe=b"")
     sub.connect(pub.bind(inproc_name()))
+    # Probe before any pump reads *sub*: a pump that took a probe would hand
+    # it to the channel ahead of the news (CI saw it under load).
+    await wait_subscribed(pub, sub)
     async with (
         trio_zmq.open_channels(pub) as (pub_send, pub_receive),
         trio_zmq.open_channels(sub) as (sub_send, sub_receive),
@@ -283,7 +286,6 @@ async def test_send_only_and_receive_only_sockets_have_one_pump(ctx: trio_zmq.Co
             await pub_receive.receive()  # a PUB cannot receive
         with pytest.raises(trio.BrokenResourceError):
             await sub_send.send([b"x"])  # a SUB cannot send
-        await wait_subscribed(pub, sub)
         await pub_send.send([b"news"])
         assert await sub_receive.receive() == [b"news"]
 
