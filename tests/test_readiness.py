@@ -455,3 +455,124 @@ async def test_readiness_a_pause_ends_after_its_time(
     await fake.readiness.pause(0.5)
     assert trio.current_time() - start == pytest.approx(0.5)
     assert fake.readiness.sleepers == 0
+
+
+# How a watcher is kicked out of wait_readable (see _readiness.py): with
+# notify_closing on the FD, which only wakes; the FD is not closed.
+
+
+async def test_notify_closing_on_a_zmq_fd_only_wakes_and_the_fd_still_signals() -> None:
+    # The facts the kick relies on, on a real libzmq FD and Trio's I/O manager:
+    # the waiter gets ClosedResourceError, and the next wait_readable on the
+    # same FD registers it again and wakes when libzmq's commands arrive.
+    zctx = zmq.Context()
+    pull, push = zctx.socket(zmq.PULL), zctx.socket(zmq.PUSH)
+    try:
+        endpoint = inproc_name()
+        pull.bind(endpoint)
+        fd = int(pull.get(zmq.FD))
+        assert not int(pull.get(zmq.EVENTS)) & zmq.POLLIN  # the FD edge is consumed
+        with trio.fail_after(5):
+            async with trio.open_nursery() as nursery:
+                woke: list[str] = []
+
+                async def wait() -> None:
+                    try:
+                        await trio.lowlevel.wait_readable(fd)
+                    except trio.ClosedResourceError:
+                        woke.append("kicked")
+                    else:
+                        woke.append("readable")
+
+                nursery.start_soon(wait)
+                await trio.testing.wait_all_tasks_blocked()
+                trio.lowlevel.notify_closing(fd)
+                await trio.testing.wait_all_tasks_blocked()
+                assert woke == ["kicked"]
+
+                nursery.start_soon(wait)
+                await trio.testing.wait_all_tasks_blocked()
+                push.connect(endpoint)
+                push.send(b"hello")  # libzmq's commands make the FD readable
+                await trio.testing.wait_all_tasks_blocked()
+                with trio.move_on_after(1):  # the I/O thread may take a moment
+                    while len(woke) < 2:
+                        await trio.sleep(0.01)
+                assert woke == ["kicked", "readable"]
+        assert pull.recv(zmq.NOBLOCK) == b"hello"
+    finally:
+        pull.close(linger=0)
+        push.close(linger=0)
+        zctx.term()
+
+
+async def test_readiness_a_kicked_watcher_is_not_closed_and_the_next_watcher_sees_the_fd(
+    fake: FakeSocket,
+) -> None:
+    rd = fake.readiness
+    # Kick a watcher (another task read EVENTS and found its bit).
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(rd.wait, POLLIN)
+        await trio.testing.wait_all_tasks_blocked()
+        fake.events = POLLIN
+        rd.recheck()
+    assert rd.sleepers == 0
+    # The FD, dropped from Trio's registrations by the kick, still wakes the next one.
+    fake.events = 0
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(rd.wait, POLLIN)
+        await trio.testing.wait_all_tasks_blocked()
+        fake.events = POLLIN
+        fake.fire()
+    fake.drain()
+
+
+async def test_readiness_a_close_right_after_a_kick_still_closes_the_watcher(
+    fake: FakeSocket,
+) -> None:
+    rd = fake.readiness
+    outcomes: list[str] = []
+
+    async def watcher() -> None:
+        try:
+            await rd.wait(POLLIN)
+        except trio.ClosedResourceError:
+            outcomes.append("closed")
+        else:
+            outcomes.append("woke")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watcher)
+        await trio.testing.wait_all_tasks_blocked()
+        fake.events = POLLIN
+        rd.recheck()  # the kick...
+        rd.close()  # ...and the close, before the watcher runs again
+    assert outcomes == ["closed"]
+
+
+async def test_readiness_a_task_that_comes_while_a_kicked_watcher_wakes_parks(
+    fake: FakeSocket,
+) -> None:
+    # Until the kicked watcher has left wait_readable, nobody else may enter it
+    # (Trio allows one waiter per FD): a newcomer parks, and gets the watch
+    # when the kicked watcher leaves.
+    rd = fake.readiness
+    woke: list[str] = []
+
+    async def sleeper(name: str, mask: int) -> None:
+        await rd.wait(mask)
+        woke.append(name)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sleeper, "kicked", POLLIN)
+        await trio.testing.wait_all_tasks_blocked()
+        fake.events = POLLIN
+        rd.recheck()  # kick, and at once, a newcomer that needs POLLOUT
+        nursery.start_soon(sleeper, "newcomer", POLLOUT)
+        await trio.testing.wait_all_tasks_blocked()
+        assert woke == ["kicked"]
+        assert rd.waiting == 1  # the newcomer took the watch over
+        fake.events = POLLOUT
+        fake.fire()  # only a watcher on the FD sees this
+    assert woke == ["kicked", "newcomer"]
+    fake.drain()

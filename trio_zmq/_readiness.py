@@ -18,9 +18,9 @@ socket:
 * Whoever reads ``EVENTS`` (the watcher when the FD fires, a task that has
   just sent or received, a synchronous option call) hands the answer to
   everyone asleep: parked tasks whose event is set are woken, and a watcher
-  whose event is set is kicked out of ``wait_readable`` by cancelling its
-  private scope. This is what keeps a read of ``EVENTS`` by one task from
-  stranding another (pyzmq#951).
+  whose event is set is kicked out of ``wait_readable`` (see below). This is
+  what keeps a read of ``EVENTS`` by one task from stranding another
+  (pyzmq#951).
 * A watcher that leaves, for any reason, hands the FD over to one parked
   task, which reads ``EVENTS`` again and either proceeds or watches.
 * Tasks that sleep on the socket for another reason (a sender waiting for
@@ -32,6 +32,18 @@ socket:
 
 There is never an ``await`` between reading ``EVENTS`` and going to sleep, so
 no edge can fall between the check and the park.
+
+**How a watcher is kicked.** Trio wakes a task in ``wait_readable`` early in
+two ways only: cancelling a scope around the wait, or ``notify_closing`` on
+the FD, which wakes the waiter with ``ClosedResourceError`` and drops the
+FD's registration (the next ``wait_readable`` registers it again). A scope
+per watch costs more than a schedule point (entering and leaving one is
+some twenty Python calls), and every park of a busy socket pays it, while a
+kick is rare: it needs a second task on the socket. So the watcher sleeps
+without a scope of its own, a kick is ``notify_closing``, and the watcher
+tells a kick from a close by :attr:`Readiness.closed`. The socket's FD
+belongs to libzmq and is never closed by trio_zmq; ``notify_closing`` only
+wakes, as ``tests/test_readiness.py`` checks on the FD itself.
 """
 
 from __future__ import annotations
@@ -78,7 +90,7 @@ class Readiness:
         "_parked",
         "_pause_lot",
         "_watcher_mask",
-        "_watcher_scope",
+        "_watching",
         "closed",
         "waiting",
     )
@@ -87,7 +99,7 @@ class Readiness:
         self._get = get  # reads an int option: used for EVENTS only
         self._fd = fd
         self._parked: dict[Task, int] = {}
-        self._watcher_scope: trio.CancelScope | None = None
+        self._watching = False  # a task sleeps in wait_readable on the FD
         self._watcher_mask = 0
         #: How many tasks are inside :meth:`wait`. Callers on the hot path
         #: check this plain int before paying for :meth:`recheck`.
@@ -125,8 +137,9 @@ class Readiness:
             for task in ready:
                 del self._parked[task]
                 reschedule(task)
-        if self._watcher_scope is not None and events & self._watcher_mask:
-            self._watcher_scope.cancel()
+        if events & self._watcher_mask:  # the mask is 0 unless a watcher sleeps
+            self._watcher_mask = 0  # one kick is enough
+            notify_closing(self._fd)
 
     async def wait(self, mask: int) -> bool:
         """Sleep until ``EVENTS`` has a bit of *mask*; return whether it slept.
@@ -152,13 +165,13 @@ class Readiness:
                 if events & mask:
                     return slept
                 slept = True
-                if self._watcher_scope is None:
+                if not self._watching:
                     await self._watch(mask)
                 else:
                     await self._park(mask)
         finally:
             self.waiting -= 1
-            if self._watcher_scope is None and self._parked and not self.closed:
+            if not self._watching and self._parked and not self.closed:
                 # Nobody watches the FD any more but somebody still sleeps:
                 # hand the watch to one of them.
                 task = next(iter(self._parked))
@@ -166,15 +179,17 @@ class Readiness:
                 reschedule(task)
 
     async def _watch(self, mask: int) -> None:
-        with trio.CancelScope() as scope:
-            self._watcher_scope = scope
-            self._watcher_mask = mask
-            try:
-                await wait_readable(self._fd)
-            except trio.ClosedResourceError:
+        self._watching = True
+        self._watcher_mask = mask
+        try:
+            await wait_readable(self._fd)
+        except trio.ClosedResourceError:
+            if self.closed:
                 raise closed_socket() from None
-            finally:
-                self._watcher_scope = None
+            # Kicked by _dispatch: EVENTS had one of our bits.
+        finally:
+            self._watching = False
+            self._watcher_mask = 0
 
     async def _park(self, mask: int) -> None:
         task = current_task()
@@ -246,7 +261,7 @@ class Readiness:
             lot.unpark_all()
         if self._closed_lot is not None:
             self._closed_lot.unpark_all()
-        if self._watcher_scope is not None:
+        if self._watching:
             notify_closing(self._fd)
 
 
