@@ -179,9 +179,9 @@ class Readiness:
                 reschedule(task)
 
     async def _watch(self, mask: int) -> None:
-        self._watching = True
-        self._watcher_mask = mask
-        try:
+        try:  # set inside the try: an interrupt anywhere here still resets them
+            self._watching = True
+            self._watcher_mask = mask
             await wait_readable(self._fd)
         except trio.ClosedResourceError:
             if self.closed:
