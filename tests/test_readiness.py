@@ -6,6 +6,7 @@ watcher on the FD, everyone else parked) is exercised thousands of times.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from typing import Any
 
@@ -585,10 +586,6 @@ async def test_readiness_a_kick_that_finds_the_event_already_fired_neither_raise
     # one-shot event has fired but not yet been handled (guest mode, between
     # ticks). The caller that kicked must not see it, and the watcher wakes
     # from the event that fired. Simulated: the kick fails, the FD fires.
-    import errno
-
-    import trio_zmq._readiness
-
     def enoent(fd: int) -> None:
         raise OSError(errno.ENOENT, "No such file or directory")
 
@@ -604,7 +601,7 @@ async def test_readiness_a_kick_that_finds_the_event_already_fired_neither_raise
         await trio.testing.wait_all_tasks_blocked()
         fake.events = POLLIN
         with monkeypatch.context() as patch:
-            patch.setattr(trio_zmq._readiness, "notify_closing", enoent)
+            patch.setattr("trio_zmq._readiness.notify_closing", enoent)
             rd.recheck()  # the kick fails quietly
             fake.fire()  # the event that had fired
     assert woke == ["watcher"]
@@ -620,7 +617,7 @@ async def test_readiness_a_kick_that_finds_the_event_already_fired_neither_raise
             raise OSError(errno.EBADF, "Bad file descriptor")
 
         with monkeypatch.context() as patch:
-            patch.setattr(trio_zmq._readiness, "notify_closing", ebadf)
+            patch.setattr("trio_zmq._readiness.notify_closing", ebadf)
             with pytest.raises(OSError, match="Bad file"):
                 rd.recheck()
         fake.fire()  # the watcher still wakes from its FD
