@@ -27,9 +27,9 @@ import trio
 import zmq
 from trio.lowlevel import cancel_shielded_checkpoint
 
-from . import _checkpoints
 from ._groups import unwrap_groups
 from ._kinds import LOCKSTEP, RECEIVE_ONLY, SEND_ONLY
+from ._runs import current_run_life
 from ._socket import Socket
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ async def _receive_pump(
     """
     recv_now = sock.recv_multipart_nowait
     put_now = channel.send_nowait
-    spend = _checkpoints.spend
+    life = current_run_life()
     with channel:
         try:
             while True:
@@ -196,7 +196,7 @@ async def _receive_pump(
                 while True:
                     try:
                         put_now(msg)
-                        if spend():
+                        if next(life.ticks):
                             await trio.lowlevel.checkpoint()
                     except trio.WouldBlock:
                         await channel.send(msg)  # waits for a receiver or room
@@ -220,7 +220,7 @@ async def _send_pump(
     """Channel to socket, until the flush marker, the socket's close, or the end."""
     send_now = sock.send_multipart_nowait
     take_now = channel.receive_nowait
-    spend = _checkpoints.spend
+    life = current_run_life()
     try:
         with channel:
             while True:
@@ -233,7 +233,7 @@ async def _send_pump(
                     except trio.WouldBlock:
                         await sock.send_multipart(msg)  # waits for the socket
                     else:
-                        if spend():
+                        if next(life.ticks):
                             # Sent: too late to be cancelled (as in Socket.send).
                             await cancel_shielded_checkpoint()
                     try:

@@ -11,9 +11,12 @@ trio_zmq therefore makes one documented exception, in this module only:
 * a call that has to wait is a schedule point, because waiting is;
 * a call that completes at once is a **schedule point at least once every**
   :data:`SCHEDULE_INTERVAL` (64) such calls in a row. The count is kept
-  per process: a task that never yields keeps every other task of its run
-  from running, so while it runs the count is its own; calls in other
-  threads' runs can only make its next yield come sooner.
+  per Trio run (``RunLife`` in ``_runs.py`` holds it): a task that never
+  yields keeps every other task of its run from running, so while it runs
+  the count is its own, and calls in other threads' runs cannot touch it.
+  (One count for the whole process let a task make hundreds of calls in a
+  row while another thread's run spent the count; ``tests/test_checkpoints.py``
+  runs two threads to hold this.)
 
 :func:`set_strict_checkpoints` switches to Trio's strict rule: every call
 that completes at once is also a full schedule point. The environment
@@ -24,12 +27,19 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["SCHEDULE_INTERVAL", "set_strict_checkpoints", "strict_checkpoints_enabled"]
+__all__ = [
+    "SCHEDULE_INTERVAL",
+    "Counted",
+    "count",
+    "set_strict_checkpoints",
+    "strict_checkpoints_enabled",
+]
 
 #: A call that completes at once yields to the scheduler at least once every
 #: this many such calls in a row (unless strict checkpoints are on).
@@ -44,10 +54,23 @@ def _ticks(interval: int) -> Iterator[bool]:
 _STRICT_AT_START = os.environ.get("TRIO_ZMQ_STRICT_CHECKPOINTS", "") not in ("", "0")
 _interval = 1 if _STRICT_AT_START else SCHEDULE_INTERVAL
 
-#: One item for each call that completed at once: ``True`` when that call must
-#: yield. The hot paths read it as ``next(_checkpoints.ticks)`` (as fast as
-#: counting inline, and the policy stays here); :func:`spend` is the same.
-ticks: Iterator[bool] = _ticks(_interval)
+
+class Counted(Protocol):
+    """What keeps one run's count: its ``ticks`` yield one item for each call
+    that completed at once, ``True`` when that call must yield. The hot paths
+    read it as ``next(life.ticks)``: as fast as counting inline, and the policy
+    stays here."""
+
+    ticks: Iterator[bool]
+
+
+_counted: weakref.WeakSet[Counted] = weakref.WeakSet()
+
+
+def count(holder: Counted) -> None:
+    """Give *holder* (one run's life) a count of its own, kept in step with the switch."""
+    holder.ticks = _ticks(_interval)
+    _counted.add(holder)
 
 
 def set_strict_checkpoints(enabled: bool = True) -> None:
@@ -60,16 +83,12 @@ def set_strict_checkpoints(enabled: bool = True) -> None:
 
     The switch is process-wide and takes effect at once.
     """
-    global ticks, _interval  # the process-wide policy, swapped whole
+    global _interval  # the process-wide policy, swapped whole
     _interval = 1 if enabled else SCHEDULE_INTERVAL
-    ticks = _ticks(_interval)
+    for holder in list(_counted):
+        holder.ticks = _ticks(_interval)
 
 
 def strict_checkpoints_enabled() -> bool:
     """Whether every immediate call is a full schedule point."""
     return _interval == 1
-
-
-def spend() -> bool:
-    """Count one call that completed at once; True when it must now yield."""
-    return next(ticks)

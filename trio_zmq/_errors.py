@@ -17,17 +17,19 @@ import zmq
 from ._kinds import KINDS, kind_name
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
 __all__ = [
     "ENDPOINT_FORMS",
     "again",
+    "check_flags",
     "check_frames",
     "check_tcp_port",
     "closed_socket",
     "context_closed",
     "context_terminated",
     "endpoint_error",
+    "flags_error",
     "frame_error",
     "is_malformed_endpoint",
     "option_type_error",
@@ -224,17 +226,58 @@ def frame_error(data: object, call: str) -> TypeError | None:
     )
 
 
-def check_frames(parts: Sequence[Any], call: str = "send_multipart") -> None:
-    """Fail before the first frame goes out, so no half message is sent."""
-    if isinstance(parts, (str, bytes, bytearray, memoryview, zmq.Frame)):
+def check_frames(parts: Iterable[Any], call: str = "send_multipart") -> Sequence[Any]:
+    """The frames of *parts*, in order; fails before the first frame goes out.
+
+    Any iterable of frames is taken, as pyzmq takes it, except one without
+    an order (a set would send its frames in any order).
+    """
+    if type(parts) is list or type(parts) is tuple:
+        frames: Sequence[Any] = parts
+    elif isinstance(parts, (str, bytes, bytearray, memoryview, zmq.Frame)):
         raise TypeError(
             f"{call}() takes a list of frames, not a single "
             f"{type(parts).__name__}; use send() for a one-frame message"
         )
-    if not parts:
+    elif isinstance(parts, (set, frozenset)):
+        raise TypeError(
+            f"{call}() takes the frames in order (a list or a tuple), not a "
+            f"{type(parts).__name__}, whose frames would go out in any order"
+        )
+    else:
+        try:
+            frames = list(parts)
+        except TypeError:
+            raise TypeError(
+                f"{call}() takes a list of frames, not {type(parts).__name__}"
+            ) from None
+    if not frames:
         raise ValueError(f"{call}() needs at least one frame; send [b''] for an empty message")
-    for part in parts:
+    for part in frames:
         if type(part) is not bytes:
             error = frame_error(part, call)
             if error is not None:
                 raise error
+    return frames
+
+
+# ----------------------------------------------------------------------
+# Flags
+
+_NOBLOCK = int(zmq.NOBLOCK)
+
+
+def flags_error(flags: object, call: str) -> TypeError:
+    """*flags* is not an int."""
+    return TypeError(
+        f"{call}() takes flags as an int (zmq constants such as zmq.NOBLOCK, combined "
+        f"with |), not {type(flags).__name__} {flags!r}"
+    )
+
+
+def check_flags(flags: int, call: str) -> int:
+    """*flags* with ``zmq.NOBLOCK`` added; a ``TypeError`` naming *call* if they are no int."""
+    try:
+        return flags | _NOBLOCK
+    except TypeError:
+        raise flags_error(flags, call) from None

@@ -48,11 +48,11 @@ from trio.lowlevel import (
     wait_writable,
 )
 
-from . import _checkpoints
 from ._errors import translate
 from ._groups import unwrap_groups
 from ._ki import call_user, protect_methods
 from ._readiness import Readiness
+from ._runs import current_run_life
 from ._socket import Socket
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ class Poller:
         with _Round(list(self._items.items())) as round_:
             ready = round_.check()
             if ready or timeout == 0:
-                if _checkpoints.spend():
+                if next(current_run_life().ticks):
                     await cancel_shielded_checkpoint()
                 return ready
             seconds = math.inf if timeout is None or timeout < 0 else timeout / 1000

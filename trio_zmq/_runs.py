@@ -29,10 +29,15 @@ is ``after_run``, which costs Trio nothing per task or per step.
 
 from __future__ import annotations
 
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import trio
 from trio.lowlevel import RunVar, add_instrument
+
+from ._checkpoints import count
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["ENDED", "RunLife", "current_run_life", "needs_full_entry"]
 
@@ -76,12 +81,16 @@ def needs_full_entry(token: object) -> bool:
 
 @final
 class RunLife:
-    """One run's liveness, shared by every socket that run owns."""
+    """One run's liveness, shared by every socket that run owns, and its
+    count of calls that completed at once (``_checkpoints.py``)."""
 
-    __slots__ = ("alive",)
+    __slots__ = ("__weakref__", "alive", "ticks")
+
+    ticks: Iterator[bool]
 
     def __init__(self, alive: bool = True) -> None:
         self.alive = alive
+        count(self)
 
 
 #: The life of no run at all: a socket no run owns yet.

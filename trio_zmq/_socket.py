@@ -29,7 +29,7 @@ import functools
 import math
 import pickle
 import threading
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, final, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, final, overload
 
 import trio
 import zmq
@@ -43,18 +43,19 @@ from trio.lowlevel import (
 )
 from zmq.utils import jsonapi
 
-from . import _checkpoints
 from ._errors import (
     again,
+    check_flags,
     check_frames,
     check_tcp_port,
     closed_socket,
     endpoint_error,
+    flags_error,
     frame_error,
     option_type_error,
     option_value_error,
-    raise_translated,
 )
+from ._gate import AGAIN, Again, Gate
 from ._ki import call_user, protect_methods
 from ._kinds import DISCARDS_REST
 from ._readiness import Readiness
@@ -62,7 +63,7 @@ from ._runs import ENDED, RunLife, current_run_life, needs_full_entry
 from ._turn import SendTurn
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from types import TracebackType
 
     from trio.lowlevel import Task, TrioToken
@@ -107,6 +108,22 @@ _BYTES_OPTIONS = frozenset(
 )
 
 
+def _recv_parts(sock: zmq.Socket[Any], once: int, copy: bool, track: bool) -> list[Any]:
+    """Receive a whole message at once, or raise ``zmq.Again`` having taken none.
+
+    libzmq queues a message only once all of it has arrived, so after the
+    first frame the rest are there.
+    """
+    parts = [_recv(sock, once, copy, track)]
+    if copy:
+        while _get(sock, _RCVMORE):
+            parts.append(_recv(sock, _NOBLOCK, copy, track))
+    else:
+        while parts[-1].more:
+            parts.append(_recv(sock, _NOBLOCK, copy, track))
+    return parts
+
+
 @final
 class Socket:
     """A ZeroMQ socket for Trio programs.
@@ -135,6 +152,7 @@ class Socket:
 
     __slots__ = (
         "__weakref__",
+        "_gate",
         "_lent_to",
         "_life",
         "_on_close",
@@ -147,10 +165,12 @@ class Socket:
         "_token",
         "_turn",
         "_type",
+        "_waiters",
     )
 
     _sock: zmq.Socket[Any]
     _rd: Readiness
+    _gate: Gate
     _type: int
     _rcvtimeo: int
     _sndtimeo: int
@@ -161,6 +181,7 @@ class Socket:
     _life: RunLife
     _on_close: Callable[[Socket], object] | None
     _lent_to: str | None
+    _waiters: list[int]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError(
@@ -201,12 +222,15 @@ class Socket:
             raise trio.ClosedResourceError("cannot wrap a pyzmq socket that is already closed")
         self = object.__new__(cls)
         self._sock = sock
-        self._rd = Readiness(functools.partial(_get, sock), sock.FD)
+        # Read before anyone can wait on this wrapper, so not through its gate.
         self._type = int(sock.get(zmq.TYPE))
         self._rcvtimeo = int(sock.get(zmq.RCVTIMEO))
         self._sndtimeo = int(sock.get(zmq.SNDTIMEO))
+        self._rd = Readiness(functools.partial(_get, sock), sock.FD)
+        self._gate = Gate(self._rd, self._type)
         self._turn = SendTurn(self._rd)
         self._slept = 0
+        self._waiters = [0, 0, 0]  # tasks waiting to send or receive, by POLLIN and POLLOUT
         try:
             self._token = current_trio_token()
         except RuntimeError:
@@ -342,44 +366,25 @@ class Socket:
             self._lent_to = None
             self._token = saved
 
-    def _fail(self, exc: zmq.ZMQError) -> NoReturn:
-        # libzmq processes the socket's commands before it fails a call (EFSM,
-        # EHOSTUNREACH, ...), which can clear the FD under a sleeping task.
-        if self._rd.waiting:
-            self._rd.recheck()
-        raise_translated(exc, self._type)
-
-    def _after_sync_call(self) -> None:
-        # A synchronous call into libzmq may have processed the socket's
-        # commands and cleared the FD under a sleeping task (pyzmq#951).
-        if self._rd.waiting:
-            self._rd.recheck()
-
-    def _settle(self) -> bool:
-        """Bookkeeping after a call that did not have to wait; True: yield now.
-
-        The call may have processed the socket's commands, so tasks asleep on
-        it get a fresh look at ``EVENTS``; and it spends one unit of the
-        fairness budget (``_checkpoints.py``).
-        """
-        rd = self._rd
-        if rd.waiting:
-            rd.recheck()
-        return next(_checkpoints.ticks)
-
     async def _retry(
-        self, mask: int, attempt: Callable[[], T], flags: int, tried: bool, sender: Task | None
+        self,
+        mask: int,
+        flags: int,
+        tried: bool,
+        sender: Task | None,
+        fn: Callable[..., T],
+        *args: Any,
     ) -> T:
-        """The one slow path of every send and receive: wait, then attempt again.
+        """The one slow path of every send and receive: wait, then attempt ``fn(*args)`` again.
 
-        Every async call makes its own first attempt inline and comes here
-        when it fails with ``zmq.Again`` (*tried*), or comes here at once
-        when the previous call in its direction had to wait (the socket is
-        then probably still not ready, and reading ``EVENTS`` costs a
-        fraction of a failing attempt's exception). *attempt* raises
-        ``zmq.Again`` having done nothing. *sender*, for sends, is the calling
-        task: it also waits for its turn while another task's multipart
-        message is open.
+        Every async call makes its own first attempt and comes here when it
+        would block (*tried*), or comes here at once when the previous call
+        in its direction had to wait (the socket is then probably still not
+        ready, and reading ``EVENTS`` costs a fraction of a failing
+        attempt). An attempt goes through the gate (``_gate.py``), and
+        does nothing when it would block. *sender*, for sends, is the
+        calling task: it also waits for its turn while another task's
+        multipart message is open.
 
         ``NOBLOCK`` or a zero timeout raises ``zmq.Again`` at once, after
         exactly one attempt (made here if the caller made none).
@@ -389,29 +394,30 @@ class Socket:
             if sender is not None and not self._turn.free_for(sender):
                 self._turn.check()
             elif not tried:
-                try:
-                    result = attempt()
-                except zmq.Again:
-                    pass
-                except zmq.ZMQError as exc:
-                    self._fail(exc)
-                else:
+                result = self._gate.now(fn, *args)
+                if result is not AGAIN:
                     self._slept &= ~mask  # it did not have to wait
                     return result
-            if self._settle():
+            if next(self._life.ticks):
                 await cancel_shielded_checkpoint()
             raise zmq.Again()
-        if timeout_ms < 0:
-            return await self._wait_and_attempt(mask, attempt, sender)
-        with trio.move_on_after(timeout_ms / 1000):
-            return await self._wait_and_attempt(mask, attempt, sender)
+        waiters = self._waiters
+        waiters[mask] += 1
+        try:
+            if timeout_ms < 0:
+                return await self._wait_and_attempt(mask, sender, fn, args)
+            with trio.move_on_after(timeout_ms / 1000):
+                return await self._wait_and_attempt(mask, sender, fn, args)
+        finally:
+            waiters[mask] -= 1
         what, option = ("receive", "RCVTIMEO") if mask == _POLLIN else ("send", "SNDTIMEO")
         raise again(f"could not {what} within {option} ({timeout_ms} ms)")
 
     async def _wait_and_attempt(
-        self, mask: int, attempt: Callable[[], T], sender: Task | None
+        self, mask: int, sender: Task | None, fn: Callable[..., T], args: tuple[Any, ...]
     ) -> T:
         rd = self._rd
+        gate = self._gate
         turn = self._turn
         slept = False
         pause = _MIN_PAUSE
@@ -422,9 +428,8 @@ class Socket:
             slept |= waited
             if sender is not None and not turn.free_for(sender):
                 continue  # another task began a multipart message while we slept
-            try:
-                result = attempt()
-            except zmq.Again:
+            result = gate.now(fn, *args)
+            if result is AGAIN:
                 if not waited:
                     # EVENTS said ready and nothing ran since, yet the call would
                     # block: a ROUTER with ROUTER_MANDATORY reports POLLOUT while
@@ -434,8 +439,6 @@ class Socket:
                     await rd.pause(pause)
                     pause = min(pause * 2, _MAX_PAUSE)
                 continue  # another task got there first
-            except zmq.ZMQError as exc:
-                self._fail(exc)
             # Remember whether this direction had to sleep: if so, the next
             # call looks at EVENTS before trying (see _retry).
             self._slept = self._slept | mask if slept else self._slept & ~mask
@@ -465,11 +468,9 @@ class Socket:
             raise TypeError(f"{action}() takes the endpoint as str, not {type(addr).__name__}")
         check_tcp_port(action, addr)
         try:
-            call(addr)
+            self._gate.call(call, addr)
         except zmq.ZMQError as exc:
             raise endpoint_error(exc, action, addr) from exc
-        finally:
-            self._after_sync_call()
 
     def bind(self, addr: str) -> str:
         """Bind to *addr* and return the resolved endpoint.
@@ -481,7 +482,7 @@ class Socket:
                 message names it.
         """
         self._endpoint_call("bind", addr, self._sock.bind)
-        endpoint: str = self._sock.get_string(zmq.LAST_ENDPOINT)
+        endpoint: str = self._gate.call(self._sock.get_string, zmq.LAST_ENDPOINT)
         return endpoint
 
     def bind_to_random_port(
@@ -490,11 +491,12 @@ class Socket:
         """Bind to a random port of *addr* in a range; return the port (as pyzmq)."""
         self._check_usable()
         try:
-            return self._sock.bind_to_random_port(addr, min_port, max_port, max_tries)
+            port: int = self._gate.call(
+                self._sock.bind_to_random_port, addr, min_port, max_port, max_tries
+            )
         except zmq.ZMQError as exc:
             raise endpoint_error(exc, "bind", addr) from exc
-        finally:
-            self._after_sync_call()
+        return port
 
     def connect(self, addr: str) -> None:
         """Connect to *addr*; the connection is made in the background."""
@@ -528,13 +530,11 @@ class Socket:
                 raise option_type_error(opt, value)
             value = value.encode("utf-8")
         try:
-            self._sock.set(opt, value)
+            self._gate.call(self._sock.set, opt, value)
         except zmq.ZMQError as exc:
             if exc.errno == zmq.EINVAL:
                 raise option_value_error(exc, opt, value, self._type) from exc
-            self._fail(exc)
-        finally:
-            self._after_sync_call()
+            raise
         if opt == _RCVTIMEO:
             self._rcvtimeo = int(value)
         elif opt == _SNDTIMEO:
@@ -544,13 +544,8 @@ class Socket:
         """Read a socket option (an int, or bytes for byte options)."""
         self._check_usable()
         if option == _EVENTS:
-            return self._read_events()
-        try:
-            return self._sock.get(int(option))
-        except zmq.ZMQError as exc:
-            self._fail(exc)
-        finally:
-            self._after_sync_call()
+            return self._gate.events()
+        return self._gate.call(self._sock.get, int(option))
 
     setsockopt = set
     getsockopt = get
@@ -562,18 +557,8 @@ class Socket:
         Reading ``EVENTS`` can take the FD's edge from under a sleeping
         task; read here, it wakes whoever the news concerns.
         """
-        if self._lent_to is not None or not self._life.alive or self._thread != _get_ident():
-            self._check_usable()  # its common case inlined (see _runs.py)
-        try:
-            return self._rd.events()
-        except zmq.ZMQError as exc:
-            self._fail(exc)
-
-    def _read_events(self) -> int:
-        try:
-            return self._rd.events()
-        except zmq.ZMQError as exc:
-            self._fail(exc)
+        self._check_usable()
+        return self._gate.events()
 
     def monitor(self, addr: str | None, events: int = zmq.EVENT_ALL) -> None:
         """Start sending this socket's connection events to a PAIR at *addr* (``inproc://...``).
@@ -582,12 +567,7 @@ class Socket:
         :func:`trio_zmq.open_monitor` does all of it for you.
         """
         self._check_usable()
-        try:
-            self._sock.monitor(addr, int(events))
-        except zmq.ZMQError as exc:
-            self._fail(exc)
-        finally:
-            self._after_sync_call()
+        self._gate.call(self._sock.monitor, addr, int(events))
 
     def disable_monitor(self) -> None:
         """Stop sending connection events (as pyzmq's ``disable_monitor``)."""
@@ -632,7 +612,7 @@ class Socket:
 
     def _rd_fd(self) -> int:
         self._check_usable()
-        fd: int = self._sock.FD
+        fd: int = self._gate.call(_get, self._sock, zmq.FD)
         return fd
 
     def close(self, linger: int | None = None) -> None:
@@ -660,7 +640,7 @@ class Socket:
         self._turn.close()  # a message half sent is gone with the socket
         if self._on_close is not None:
             self._on_close(self)
-        self._sock.close(linger=linger)
+        self._gate.call(self._sock.close, linger)
 
     async def aclose(self) -> None:
         """Close the socket (see :meth:`close`); a checkpoint.
@@ -731,7 +711,11 @@ class Socket:
         """
         if needs_full_entry(self._token):
             await self._enter()
-        result: zmq.MessageTracker | None
+        try:
+            once = flags | _NOBLOCK
+        except TypeError:
+            raise flags_error(flags, "send") from None
+        result: zmq.MessageTracker | Literal[Again.AGAIN] | None
         if flags & _SNDMORE or self._turn.owner is not None or self._slept & _POLLOUT:
             error = frame_error(data, "send")  # before any wait
             if error is not None:
@@ -739,24 +723,18 @@ class Socket:
             result = await self._send_frames((data,), flags, copy, track, False)
         else:
             try:
-                result = _send(self._sock, data, flags | _NOBLOCK, copy, track)
-            except zmq.Again:
-                result = await self._send_frames((data,), flags, copy, track, True)
-            except zmq.ZMQError as exc:
-                self._fail(exc)
+                result = self._gate.now(_send, self._sock, data, once, copy, track)
             except (TypeError, ValueError, BufferError) as exc:
                 raise (frame_error(data, "send") or exc) from None
-        # _settle(), inlined on the two hottest paths: a method call is a
-        # tenth of what this call costs in all.
-        if self._rd.waiting:
-            self._rd.recheck()
-        if next(_checkpoints.ticks):
+            if result is AGAIN:
+                result = await self._send_frames((data,), flags, copy, track, True)
+        if next(self._life.ticks):
             await cancel_shielded_checkpoint()
         return result
 
     async def send_multipart(
         self,
-        msg_parts: Sequence[Buffer | zmq.Frame],
+        msg_parts: Iterable[Buffer | zmq.Frame],
         flags: int = 0,
         *,
         copy: bool = True,
@@ -785,17 +763,15 @@ class Socket:
         """
         if needs_full_entry(self._token):
             await self._enter()
-        check_frames(msg_parts)
+        parts = check_frames(msg_parts)
+        check_flags(flags, "send_multipart")
         if self._turn.owner is None and not self._slept & _POLLOUT:
-            try:
-                result = self._put_frames(msg_parts, flags, copy, track, False)
-            except zmq.Again:
-                result = await self._send_frames(msg_parts, flags, copy, track, True)
-            except zmq.ZMQError as exc:
-                self._fail(exc)
+            result = self._gate.now(self._put_frames, parts, flags, copy, track, False)
+            if result is AGAIN:
+                result = await self._send_frames(parts, flags, copy, track, True)
         else:
-            result = await self._send_frames(msg_parts, flags, copy, track, False)
-        if self._settle():
+            result = await self._send_frames(parts, flags, copy, track, False)
+        if next(self._life.ticks):
             await cancel_shielded_checkpoint()
         return result
 
@@ -810,18 +786,25 @@ class Socket:
         """
         task = current_task()
         if self._turn.owner is task:
-            try:
-                return self._put_frames(parts, flags, copy, track, True)
-            except zmq.ZMQError as exc:
-                self._fail(exc)
-        attempt: Callable[[], zmq.MessageTracker | None]
+            # Never AGAIN: the rest of an open message goes at once (or is dropped).
+            return self._gate.call(self._put_frames, parts, flags, copy, track, True)
         if len(parts) == 1 and not flags & _SNDMORE:
             # A whole one-frame message: nothing to open, continue or drop.
-            sock, data, once = self._sock, parts[0], flags | _NOBLOCK
-            attempt = lambda: _send(sock, data, once, copy, track)  # noqa: E731
-        else:
-            attempt = functools.partial(self._put_frames, parts, flags, copy, track, False)
-        return await self._retry(_POLLOUT, attempt, flags, tried, task)
+            return await self._retry(
+                _POLLOUT,
+                flags,
+                tried,
+                task,
+                _send,
+                self._sock,
+                parts[0],
+                flags | _NOBLOCK,
+                copy,
+                track,
+            )
+        return await self._retry(
+            _POLLOUT, flags, tried, task, self._put_frames, parts, flags, copy, track, False
+        )
 
     def _put_frames(
         self, parts: Sequence[Any], flags: int, copy: bool, track: bool, opened: bool
@@ -910,7 +893,7 @@ class Socket:
     async def send_serialized(
         self,
         msg: T,
-        serialize: Callable[[T], Sequence[Buffer | zmq.Frame]],
+        serialize: Callable[[T], Iterable[Buffer | zmq.Frame]],
         flags: int = 0,
         *,
         copy: bool = True,
@@ -960,44 +943,21 @@ class Socket:
         """
         if needs_full_entry(self._token):
             await self._enter()
+        try:
+            once = flags | _NOBLOCK
+        except TypeError:
+            raise flags_error(flags, "recv") from None
         sock = self._sock
-        result: bytes | zmq.Frame
-        if self._slept & _POLLIN:
-            result = await self._retry(
-                _POLLIN, lambda: _recv(sock, flags | _NOBLOCK, copy, track), flags, False, None
-            )
-        else:
-            try:
-                result = _recv(sock, flags | _NOBLOCK, copy, track)
-            except zmq.Again:
-                result = await self._retry(
-                    _POLLIN, lambda: _recv(sock, flags | _NOBLOCK, copy, track), flags, True, None
-                )
-            except zmq.ZMQError as exc:
-                self._fail(exc)
-        # _settle(), inlined on the two hottest paths: a method call is a
-        # tenth of what this call costs in all.
-        if self._rd.waiting:
-            self._rd.recheck()
-        if next(_checkpoints.ticks):
+        tried = not self._slept & _POLLIN  # else EVENTS first (see _retry)
+        now = self._gate.now(_recv, sock, once, copy, track) if tried else AGAIN
+        result: bytes | zmq.Frame = (
+            await self._retry(_POLLIN, flags, tried, None, _recv, sock, once, copy, track)
+            if now is AGAIN
+            else now
+        )
+        if next(self._life.ticks):
             await cancel_shielded_checkpoint()
         return result
-
-    def _recv_parts_now(self, flags: int, copy: bool, track: bool) -> list[Any]:
-        """Receive a whole message at once, or raise ``zmq.Again`` having taken none.
-
-        libzmq queues a message only once all of it has arrived, so after the
-        first frame the rest are there.
-        """
-        sock = self._sock
-        parts = [_recv(sock, flags | _NOBLOCK, copy, track)]
-        if copy:
-            while _get(sock, _RCVMORE):
-                parts.append(_recv(sock, _NOBLOCK, copy, track))
-        else:
-            while parts[-1].more:
-                parts.append(_recv(sock, _NOBLOCK, copy, track))
-        return parts
 
     @overload
     async def recv_multipart(
@@ -1021,21 +981,16 @@ class Socket:
         """
         if needs_full_entry(self._token):
             await self._enter()
-        result: list[Any]
-        if self._slept & _POLLIN:
-            result = await self._retry(
-                _POLLIN, lambda: self._recv_parts_now(flags, copy, track), flags, False, None
-            )
-        else:
-            try:
-                result = self._recv_parts_now(flags, copy, track)
-            except zmq.Again:
-                result = await self._retry(
-                    _POLLIN, lambda: self._recv_parts_now(flags, copy, track), flags, True, None
-                )
-            except zmq.ZMQError as exc:
-                self._fail(exc)
-        if self._settle():
+        once = check_flags(flags, "recv_multipart")
+        sock = self._sock
+        tried = not self._slept & _POLLIN  # else EVENTS first (see _retry)
+        now = self._gate.now(_recv_parts, sock, once, copy, track) if tried else AGAIN
+        result = (
+            await self._retry(_POLLIN, flags, tried, None, _recv_parts, sock, once, copy, track)
+            if now is AGAIN
+            else now
+        )
+        if next(self._life.ticks):
             await cancel_shielded_checkpoint()
         return result
 
@@ -1084,67 +1039,52 @@ class Socket:
 
     def send_nowait(self, data: Buffer | zmq.Frame, flags: int = 0, *, copy: bool = True) -> None:
         """Send one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
-        if self._lent_to is not None or not self._life.alive or self._thread != _get_ident():
-            self._check_usable()  # its common case inlined (see _runs.py)
+        self._check_usable()
+        once = check_flags(flags, "send_nowait")
         if flags & _SNDMORE or self._turn.owner is not None:
             self._turn.check()
             raise trio.WouldBlock  # an open message's turn needs a task; use send()
         try:
-            _send(self._sock, data, flags | _NOBLOCK, copy, False)
-        except zmq.Again:
-            raise trio.WouldBlock from None
-        except zmq.ZMQError as exc:
-            self._fail(exc)
+            result = self._gate.now(_send, self._sock, data, once, copy, False)
         except (TypeError, ValueError, BufferError) as exc:
             raise (frame_error(data, "send_nowait") or exc) from None
-        self._after_sync_call()
+        if result is AGAIN:
+            raise trio.WouldBlock
 
     def send_multipart_nowait(
-        self, msg_parts: Sequence[Buffer | zmq.Frame], *, copy: bool = True
+        self, msg_parts: Iterable[Buffer | zmq.Frame], *, copy: bool = True
     ) -> None:
         """Send a whole message now or raise ``trio.WouldBlock``; never a checkpoint.
 
         A message whose peer vanishes between two frames is dropped, as in
         :meth:`send_multipart`.
         """
-        if self._lent_to is not None or not self._life.alive or self._thread != _get_ident():
-            self._check_usable()  # its common case inlined (see _runs.py)
-        check_frames(msg_parts, "send_multipart_nowait")
+        self._check_usable()
+        parts = check_frames(msg_parts, "send_multipart_nowait")
         if self._turn.owner is not None:
             self._turn.check()
             raise trio.WouldBlock
-        try:
-            self._put_frames(msg_parts, 0, copy, False, False)
-        except zmq.Again:
-            raise trio.WouldBlock from None
-        except zmq.ZMQError as exc:
-            self._fail(exc)
-        self._after_sync_call()
+        if self._gate.now(self._put_frames, parts, 0, copy, False, False) is AGAIN:
+            raise trio.WouldBlock
 
     def recv_nowait(self, flags: int = 0) -> bytes:
         """Receive one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
-        if self._lent_to is not None or not self._life.alive or self._thread != _get_ident():
-            self._check_usable()  # its common case inlined (see _runs.py)
-        try:
-            data: bytes = _recv(self._sock, flags | _NOBLOCK, True, False)
-        except zmq.Again:
-            raise trio.WouldBlock from None
-        except zmq.ZMQError as exc:
-            self._fail(exc)
-        self._after_sync_call()
+        self._check_usable()
+        once = check_flags(flags, "recv_nowait")
+        data: bytes | Literal[Again.AGAIN] = self._gate.now(_recv, self._sock, once, True, False)
+        if data is AGAIN:
+            raise trio.WouldBlock
         return data
 
     def recv_multipart_nowait(self, flags: int = 0) -> list[bytes]:
         """Receive a whole message now or raise ``trio.WouldBlock``; never a checkpoint."""
-        if self._lent_to is not None or not self._life.alive or self._thread != _get_ident():
-            self._check_usable()  # its common case inlined (see _runs.py)
-        try:
-            parts: list[bytes] = self._recv_parts_now(flags, True, False)
-        except zmq.Again:
-            raise trio.WouldBlock from None
-        except zmq.ZMQError as exc:
-            self._fail(exc)
-        self._after_sync_call()
+        self._check_usable()
+        once = check_flags(flags, "recv_multipart_nowait")
+        parts: list[bytes] | Literal[Again.AGAIN] = self._gate.now(
+            _recv_parts, self._sock, once, True, False
+        )
+        if parts is AGAIN:
+            raise trio.WouldBlock
         return parts
 
     # ------------------------------------------------------------------
@@ -1168,22 +1108,19 @@ class Socket:
         """
         if needs_full_entry(self._token):
             await self._enter()
+        check_flags(flags, "poll")
         mask = int(flags)
-        rd = self._rd
-        if rd.closed:
+        if self._rd.closed:
             raise closed_socket()
-        try:
-            events = rd.events() & mask
-        except zmq.ZMQError as exc:
-            self._fail(exc)
+        events = self._gate.events() & mask
         if events or timeout == 0:
-            if _checkpoints.spend():
+            if next(self._life.ticks):
                 await cancel_shielded_checkpoint()
             return events
         seconds = math.inf if timeout is None or timeout < 0 else timeout / 1000
         with trio.move_on_after(seconds):
-            await rd.wait(mask)
-            return rd.events() & mask
+            await self._rd.wait(mask)
+            return self._gate.events() & mask
         return 0
 
     async def wait_closed(self) -> None:
@@ -1237,18 +1174,12 @@ def _option_property(name: str) -> property:
 
 def _get_hwm(self: Socket) -> Any:
     self._check_usable()
-    try:
-        return self._sock.hwm
-    finally:
-        self._after_sync_call()
+    return self._gate.call(getattr, self._sock, "hwm")
 
 
 def _set_hwm(self: Socket, value: int) -> None:
     self._check_usable()
-    try:
-        self._sock.hwm = value
-    finally:
-        self._after_sync_call()
+    self._gate.call(setattr, self._sock, "hwm", value)
 
 
 # Options as attributes, as in pyzmq (``sock.linger = 0``), each a property;

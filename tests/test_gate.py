@@ -1,0 +1,153 @@
+"""The one way into libzmq (``_gate.py``): no call, however it ends, strands a sleeper.
+
+Each test puts a task to sleep on a socket, makes libzmq queue a command for
+that socket that carries the sleeper's news (room to send, a message to
+receive), and then makes one synchronous call on the socket before the
+sleeper can run. libzmq processes the command inside that call, which
+clears the socket's edge-triggered FD: unless the call hands the sleepers a
+fresh look at ``EVENTS``, the sleeper never wakes. Inproc PAIRs with a
+high-water mark of one make every step deterministic. (A send processes
+commands only if it has not done so for about a millisecond, so the tests
+wait that long, blocking, before the call.)
+
+``tests/test_conformance.py`` runs the same scenarios over every operation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import trio
+import trio.testing
+import zmq
+
+import trio_zmq
+from trio_zmq._gate import AGAIN, Gate
+
+from .helpers import pair
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+SMALL: dict[str, Any] = {"sndhwm": 1, "rcvhwm": 1, "linger": 0}
+#: How long a woken task may take to show progress; a stranded one never does.
+PROGRESS_S = 5
+#: A send skips processing commands if it processed some less than about a
+#: millisecond ago (libzmq's max_command_delay, in CPU cycles): wait longer,
+#: without a checkpoint.
+THROTTLE_S = 0.005
+
+
+def drain(sock: trio_zmq.Socket) -> int:
+    """Receive whatever *sock* holds, without waiting; how many messages."""
+    count = 0
+    while True:
+        try:
+            sock.recv_nowait()
+        except trio.WouldBlock:
+            return count
+        count += 1
+
+
+def fill(sock: trio_zmq.Socket) -> None:
+    """Send from *sock* until its pipe is full."""
+    while True:
+        try:
+            sock.send_nowait(b"fill")
+        except trio.WouldBlock:
+            return
+
+
+CALLS: dict[str, Callable[[trio_zmq.Socket], object]] = {
+    "recv_nowait": lambda s: s.recv_nowait(),
+    "recv_multipart_nowait": lambda s: s.recv_multipart_nowait(),
+    "send_nowait": lambda s: s.send_nowait(b"call"),
+    "send_multipart_nowait": lambda s: s.send_multipart_nowait([b"call"]),
+    "get": lambda s: s.get(zmq.LINGER),
+    "set": lambda s: s.set(zmq.LINGER, 0),
+    "subscribe (fails on a PAIR)": lambda s: s.subscribe(b""),
+}
+
+
+def call_swallowing(call: Callable[[trio_zmq.Socket], object], sock: trio_zmq.Socket) -> None:
+    with contextlib.suppress(trio.WouldBlock, zmq.ZMQError):
+        call(sock)
+
+
+@pytest.mark.parametrize(
+    "name", ["recv_nowait", "recv_multipart_nowait", "get", "subscribe (fails on a PAIR)"]
+)
+async def test_a_call_that_takes_the_edge_of_room_to_send_wakes_the_sleeping_sender(
+    ctx: trio_zmq.Context, name: str
+) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR, **SMALL)
+    sent_after_room = trio.Event()
+
+    async def sender() -> None:
+        while True:
+            await a.send(b"s")
+            if drained.is_set():
+                sent_after_room.set()
+
+    drained = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sender)
+        await trio.testing.wait_all_tasks_blocked()  # the pipe is full: it sleeps
+        assert drain(b) > 0  # room: libzmq queues "activate write" for a
+        drained.set()
+        time.sleep(THROTTLE_S)
+        call_swallowing(CALLS[name], a)  # a processes it: the FD's edge is gone
+        with trio.fail_after(PROGRESS_S):
+            await sent_after_room.wait()
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("name", ["send_nowait", "send_multipart_nowait", "get", "set"])
+async def test_a_call_that_takes_the_edge_of_a_message_wakes_the_sleeping_receiver(
+    ctx: trio_zmq.Context, name: str
+) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR, **SMALL)
+    fill(a)  # so that a send from a fails
+    received: list[bytes] = []
+
+    async def receiver() -> None:
+        received.append(await a.recv())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(receiver)
+        await trio.testing.wait_all_tasks_blocked()
+        b.send_nowait(b"news")  # libzmq queues "activate read" for a
+        time.sleep(THROTTLE_S)
+        call_swallowing(CALLS[name], a)  # a processes it: the FD's edge is gone
+        with trio.fail_after(PROGRESS_S):
+            while not received:
+                await trio.sleep(0.001)
+    assert received == [b"news"]
+
+
+async def test_the_gate_rechecks_on_every_way_out() -> None:
+    checked: list[str] = []
+
+    class Sleepers:
+        waiting = 1
+
+        def recheck(self) -> None:
+            checked.append("recheck")
+
+    def again() -> None:
+        raise zmq.Again()
+
+    def error() -> None:
+        raise zmq.ZMQError(zmq.EINVAL)
+
+    gate = Gate(Sleepers(), zmq.PAIR)  # type: ignore[arg-type]
+    assert gate.now(lambda: 7) == 7
+    assert gate.now(again) is AGAIN
+    with pytest.raises(zmq.ZMQError):
+        gate.now(error)
+    with pytest.raises(ZeroDivisionError):
+        gate.now(lambda: 1 / 0)
+    assert checked == ["recheck"] * 4
