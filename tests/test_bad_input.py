@@ -230,7 +230,56 @@ CASES = [
         "only SUB and XSUB",
     ),
     Case("subscribe to an int", zmq.SUB, lambda s: s.subscribe(1), TypeError, "bytes"),  # type: ignore[arg-type]
-]
+    # Messages that are no ordered list of frames, and flags that are no int.
+    Case(
+        "send_multipart None",
+        zmq.PAIR,
+        lambda s: s.send_multipart(None),  # type: ignore[arg-type]
+        TypeError,
+        "list of frames, not NoneType",
+    ),
+    Case(
+        "send_multipart a set",
+        zmq.PAIR,
+        lambda s: s.send_multipart({b"a", b"b"}),
+        TypeError,
+        "in order .* not a set",
+    ),
+    Case(
+        "send_multipart_nowait a frozenset",
+        zmq.PAIR,
+        lambda s: s.send_multipart_nowait(frozenset({b"a"})),
+        TypeError,
+        "not a frozenset",
+    ),
+    Case("send flags as text", zmq.PAIR, lambda s: s.send(b"x", "more"), TypeError, r"send\(\) takes flags as an int.*str 'more'"),  # type: ignore[call-overload]
+    Case("send_multipart flags as None", zmq.PAIR, lambda s: s.send_multipart([b"x"], None), TypeError, "send_multipart.*flags as an int"),  # type: ignore[arg-type]
+    Case("recv flags as float", zmq.PAIR, lambda s: s.recv(1.5), TypeError, r"recv\(\) takes flags as an int"),  # type: ignore[call-overload]
+    Case("recv_multipart flags as text", zmq.PAIR, lambda s: s.recv_multipart("x"), TypeError, "recv_multipart.*flags"),  # type: ignore[call-overload]
+    Case("send_nowait flags as text", zmq.PAIR, lambda s: s.send_nowait(b"x", "x"), TypeError, "send_nowait.*flags"),  # type: ignore[arg-type]
+    Case("recv_nowait flags as text", zmq.PAIR, lambda s: s.recv_nowait("x"), TypeError, "recv_nowait.*flags"),  # type: ignore[arg-type]
+    Case("recv_multipart_nowait flags as text", zmq.PAIR, lambda s: s.recv_multipart_nowait("x"), TypeError, "recv_multipart_nowait.*flags"),  # type: ignore[arg-type]
+    Case("poll flags as text", zmq.PAIR, lambda s: s.poll(0, "in"), TypeError, "poll.*flags"),  # type: ignore[arg-type]
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        pytest.param(lambda: (f for f in [b"a", b"b"]), id="generator"),
+        pytest.param(lambda: iter([b"a", b"b"]), id="iterator"),
+        pytest.param(lambda: {b"a": 1, b"b": 2}.keys(), id="dict keys"),
+        pytest.param(lambda: map(bytes, [b"a", b"b"]), id="map"),
+    ],
+)
+async def test_send_multipart_takes_any_ordered_iterable_of_frames(
+    ctx: trio_zmq.Context, frames: Callable[[], Any]
+) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+    await a.send_multipart(frames())
+    a.send_multipart_nowait(frames())
+    assert await b.recv_multipart() == [b"a", b"b"]
+    assert await b.recv_multipart() == [b"a", b"b"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -110,6 +111,51 @@ async def test_a_task_looping_on_immediate_calls_lets_others_run(ctx: trio_zmq.C
             await a.send(b"x")
         assert ticks > 0
         nursery.cancel_scope.cancel()
+
+
+def test_another_threads_run_cannot_spend_a_tasks_count() -> None:
+    """The bound holds per run: calls in another thread's run do not count."""
+    go, done, stop = threading.Event(), threading.Event(), threading.Event()
+
+    async def other_run() -> None:
+        async with trio_zmq.Context(linger=0) as ctx:
+            c, d = pair(ctx, zmq.PAIR, zmq.PAIR, sndhwm=0, rcvhwm=0)
+            while True:
+                go.wait()  # blocking: this run makes one call per call of the other
+                go.clear()
+                if stop.is_set():
+                    return
+                await c.send(b"x")
+                await d.recv()
+                done.set()
+
+    async def main() -> int:
+        async with trio_zmq.Context(linger=0) as ctx:
+            a, b = pair(ctx, zmq.PAIR, zmq.PAIR, sndhwm=0, rcvhwm=0)
+            counter = StepCounter(trio.lowlevel.current_task())
+            trio.lowlevel.add_instrument(counter)
+            longest = run = 0
+            for _ in range(8 * trio_zmq.SCHEDULE_INTERVAL):
+                before = counter.steps
+                await a.send(b"x")
+                await b.recv()
+                run = run + 2 if counter.steps == before else 0
+                longest = max(longest, run)
+                go.set()  # and wait, without a checkpoint, for the other run's calls
+                assert done.wait(10)
+                done.clear()
+            trio.lowlevel.remove_instrument(counter)
+            return longest
+
+    thread = threading.Thread(target=trio.run, args=(other_run,))
+    thread.start()
+    try:
+        longest = trio.run(main)
+    finally:
+        stop.set()
+        go.set()
+        thread.join(10)
+    assert longest <= trio_zmq.SCHEDULE_INTERVAL
 
 
 async def test_strict_checkpoints_make_every_call_a_schedule_point(
