@@ -437,3 +437,33 @@ async def test_a_cancelled_wait_closed_leaves_the_socket_as_it_was(ctx: trio_zmq
     assert not b.closed
     await a.send(b"still works")
     assert await b.recv() == b"still works"
+
+
+async def test_statistics_count_the_tasks_waiting_each_way_and_the_turn(
+    ctx: trio_zmq.Context,
+) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR, sndhwm=1, rcvhwm=1)
+    assert a.statistics() == trio_zmq.SocketStatistics(0, 0, None, None, False)
+    while True:  # fill the pipe, so that sends wait
+        try:
+            a.send_nowait(b"fill")
+        except trio.WouldBlock:
+            break
+    async with trio.open_nursery() as nursery:
+        for _ in range(2):
+            nursery.start_soon(a.send, b"x")
+        for _ in range(3):
+            nursery.start_soon(a.recv)
+        await trio.testing.wait_all_tasks_blocked()
+        stats = a.statistics()
+        assert (stats.tasks_waiting_send, stats.tasks_waiting_receive) == (2, 3)
+        nursery.cancel_scope.cancel()
+    assert a.statistics().tasks_waiting_send == a.statistics().tasks_waiting_receive == 0
+    await b.send(b"more", zmq.SNDMORE)
+    assert b.statistics().send_turn_owner is trio.lowlevel.current_task()
+    await b.send(b"last")
+    assert b.statistics().send_turn_owner is None
+    with a.lend("a test"):
+        assert a.statistics().lent_to == "a test"
+    a.close()
+    assert a.statistics().closed

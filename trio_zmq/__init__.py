@@ -22,7 +22,7 @@ from ._proxy import (
     proxy,
     steerable_proxy,
 )
-from ._socket import Socket
+from ._socket import Socket, SocketStatistics
 
 __all__ = [
     "DEFAULT_LINGER",
@@ -35,6 +35,7 @@ __all__ = [
     "ProxySideStatistics",
     "ProxyStatistics",
     "Socket",
+    "SocketStatistics",
     "auth",
     "device",
     "open_channels",

@@ -29,6 +29,7 @@ import functools
 import math
 import pickle
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, final, overload
 
 import trio
@@ -70,7 +71,7 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer, Self
 
 
-__all__ = ["Socket"]
+__all__ = ["Socket", "SocketStatistics"]
 
 T = TypeVar("T")
 
@@ -106,6 +107,30 @@ OPTION_NAMES = frozenset(name.lower() for name in zmq.SocketOption.__members__) 
 _BYTES_OPTIONS = frozenset(
     int(opt) for opt in zmq.SocketOption if opt._opt_type == zmq.constants._OptType.bytes
 )
+
+
+@final
+@dataclass(frozen=True)
+class SocketStatistics:
+    """What is going on at a socket, from :meth:`Socket.statistics`.
+
+    Attributes:
+        tasks_waiting_send: tasks inside a send that is waiting (for room,
+            for a peer, or for their turn behind another task's open
+            multipart message).
+        tasks_waiting_receive: tasks inside a receive that is waiting.
+        send_turn_owner: the task halfway through a multipart message (it
+            sent a frame with ``zmq.SNDMORE`` and not yet the last), or
+            ``None``.
+        lent_to: who the socket is lent to (:meth:`Socket.lend`), or ``None``.
+        closed: whether the socket is closed.
+    """
+
+    tasks_waiting_send: int
+    tasks_waiting_receive: int
+    send_turn_owner: Task | None
+    lent_to: str | None
+    closed: bool
 
 
 def _recv_parts(sock: zmq.Socket[Any], once: int, copy: bool, track: bool) -> list[Any]:
@@ -1122,6 +1147,20 @@ class Socket:
             await self._rd.wait(mask)
             return self._gate.events() & mask
         return 0
+
+    def statistics(self) -> SocketStatistics:
+        """Who waits on the socket, who holds its send turn, and whether it is lent or closed.
+
+        As Trio's ``Lock.statistics()``: a snapshot, for tests and debugging.
+        It does not touch libzmq, and works from anywhere, at any time.
+        """
+        return SocketStatistics(
+            tasks_waiting_send=self._waiters[_POLLOUT],
+            tasks_waiting_receive=self._waiters[_POLLIN],
+            send_turn_owner=self._turn.owner,
+            lent_to=self._lent_to,
+            closed=self.closed,
+        )
 
     async def wait_closed(self) -> None:
         """Wait until the socket is closed, by any task; return at once if it is.
