@@ -383,6 +383,31 @@ async def test_a_pyzmq_socket_and_its_wrapper_registered_together_share_one_wait
         assert await poller.poll() == [(pull, zmq.POLLIN), (pull.underlying, zmq.POLLIN)]
 
 
+async def test_a_poll_of_a_pyzmq_socket_shares_the_wait_of_its_wrappers_tasks(
+    ctx: trio_zmq.Context,
+) -> None:
+    pull, push = pair(ctx, zmq.PULL, zmq.PUSH)
+    poller = trio_zmq.Poller()
+    poller.register(pull.underlying, zmq.POLLIN)  # the wrapper itself is not registered
+    received: list[bytes] = []
+
+    async def receiver() -> None:
+        received.append(await pull.recv())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(receiver)  # asleep on the FD, through the wrapper
+        await trio.testing.wait_all_tasks_blocked()
+
+        async def send_soon() -> None:
+            await trio.testing.wait_all_tasks_blocked()
+            await push.send(b"x")  # for the receiver, or for the poll to see
+            await push.send(b"y")  # for the poll to see, or the receiver
+
+        nursery.start_soon(send_soon)
+        assert await poller.poll() == [(pull.underlying, zmq.POLLIN)]
+    assert received == [b"x"]
+
+
 async def test_without_epoll_descriptors_are_waited_on_with_trio(
     monkeypatch: pytest.MonkeyPatch, ctx: trio_zmq.Context, pipe: tuple[int, int]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import trio
@@ -467,3 +468,51 @@ async def test_statistics_count_the_tasks_waiting_each_way_and_the_turn(
         assert a.statistics().lent_to == "a test"
     a.close()
     assert a.statistics().closed
+
+
+async def test_wrapping_a_pyzmq_socket_twice_gives_the_same_wrapper(
+    ctx: trio_zmq.Context,
+) -> None:
+    sock = ctx.socket(zmq.PAIR)
+    assert trio_zmq.Socket.from_socket(sock.underlying) is sock
+    raw = ctx.underlying.socket(zmq.PAIR)
+    wrapper = trio_zmq.Socket.from_socket(raw)
+    assert trio_zmq.Socket.from_socket(raw) is wrapper
+    wrapper.close()
+    with pytest.raises(trio.ClosedResourceError):
+        trio_zmq.Socket.from_socket(raw)
+
+
+async def test_a_task_may_wait_on_fileno_while_others_wait_in_calls(
+    ctx: trio_zmq.Context,
+) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+    received: list[bytes] = []
+
+    async def receiver() -> None:
+        received.append(await a.recv())
+
+    fd = a.fileno()
+    assert fd == a.fileno()  # one duplicate, kept until the close
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(receiver)
+        await trio.testing.wait_all_tasks_blocked()
+        await b.send(b"news")
+        await trio.lowlevel.wait_readable(fd)  # no BusyResourceError
+    assert received == [b"news"]
+    a.close()
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed with the socket
+
+
+async def test_a_wait_on_the_raw_fd_itself_is_refused_with_what_to_do(
+    ctx: trio_zmq.Context,
+) -> None:
+    a, _ = pair(ctx, zmq.PAIR, zmq.PAIR)
+    assert not a.events & zmq.POLLIN  # which takes the commands the connection queued
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio.lowlevel.wait_readable, a.underlying.FD)
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(trio.BusyResourceError, match="sock.poll"):
+            await a.recv()
+        nursery.cancel_scope.cancel()

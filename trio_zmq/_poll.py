@@ -53,7 +53,7 @@ from ._groups import unwrap_groups
 from ._ki import call_user, protect_methods
 from ._readiness import Readiness
 from ._runs import current_run_life
-from ._socket import Socket
+from ._socket import Socket, wrapper_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
@@ -321,10 +321,11 @@ class _Round:
                 if isinstance(obj, Socket):
                     self.sockets[index] = (obj, mask & (_POLLIN | _POLLOUT))
                 elif isinstance(obj, zmq.Socket):
-                    wrapper = wrappers.get(id(obj))
+                    wrapper = wrappers.get(id(obj)) or wrapper_of(obj)
                     if wrapper is not None:
-                        # Its wrapper is registered too: both must wait on
-                        # one readiness, the wrapper's.
+                        # It has a wrapper, whose tasks may wait on its FD:
+                        # every wait must go through one readiness, the
+                        # wrapper's (Trio lets one task wait on an FD).
                         self.sockets[index] = (wrapper, mask & (_POLLIN | _POLLOUT))
                     else:
                         self.raw[index] = (obj, mask & (_POLLIN | _POLLOUT))

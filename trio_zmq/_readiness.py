@@ -196,6 +196,12 @@ class Readiness:
             self._watching = True
             self._watcher_mask = mask
             await wait_readable(self._fd)
+        except trio.BusyResourceError:
+            raise trio.BusyResourceError(
+                "another task waits on this socket's zmq.FD itself (sock.underlying.FD), "
+                "which Trio lets one task do at a time: wait with await sock.poll(), "
+                "or on sock.fileno(), a duplicate made for that"
+            ) from None
         except trio.ClosedResourceError:
             if self.closed:
                 raise closed_socket() from None

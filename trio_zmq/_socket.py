@@ -27,8 +27,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import pickle
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, final, overload
 
@@ -41,6 +43,7 @@ from trio.lowlevel import (
     checkpoint_if_cancelled,
     current_task,
     current_trio_token,
+    notify_closing,
 )
 from zmq.utils import jsonapi
 
@@ -71,7 +74,7 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer, Self
 
 
-__all__ = ["Socket", "SocketStatistics"]
+__all__ = ["Socket", "SocketStatistics", "wrapper_of"]
 
 T = TypeVar("T")
 
@@ -107,6 +110,24 @@ OPTION_NAMES = frozenset(name.lower() for name in zmq.SocketOption.__members__) 
 _BYTES_OPTIONS = frozenset(
     int(opt) for opt in zmq.SocketOption if opt._opt_type == zmq.constants._OptType.bytes
 )
+
+
+def _close_fd(fd: int) -> None:
+    """Close *fd*, waking whoever waits on it (Trio's order: notify, then close)."""
+    with contextlib.suppress(RuntimeError):  # outside a run nobody can wait on it
+        notify_closing(fd)
+    os.close(fd)
+
+
+#: Each pyzmq socket's wrapper, by the socket's id (the wrapper holds the
+#: socket, so the id is the socket's while the entry lives).
+_wrappers: weakref.WeakValueDictionary[int, Socket] = weakref.WeakValueDictionary()
+
+
+def wrapper_of(sock: zmq.Socket[Any]) -> Socket | None:
+    """The :class:`Socket` that wraps *sock*, if one does."""
+    wrapper = _wrappers.get(id(sock))
+    return wrapper if wrapper is not None and wrapper.underlying is sock else None
 
 
 @final
@@ -177,6 +198,7 @@ class Socket:
 
     __slots__ = (
         "__weakref__",
+        "_fd_copy",
         "_gate",
         "_lent_to",
         "_life",
@@ -207,6 +229,7 @@ class Socket:
     _on_close: Callable[[Socket], object] | None
     _lent_to: str | None
     _waiters: list[int]
+    _fd_copy: int | None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError(
@@ -220,12 +243,18 @@ class Socket:
 
         The wrapper takes over the socket: close it through the wrapper, and do
         not use it directly while the wrapper is in use (a direct call can
-        swallow the FD's edge the wrapper's tasks are waiting for).
+        swallow the FD's edge the wrapper's tasks are waiting for). A socket
+        has one wrapper: wrapping it again returns the same one (two would
+        each wait on the socket's FD, which Trio refuses).
 
         Raises:
-            TypeError: *sock* is not a plain, open pyzmq socket (an asyncio
-                socket from ``zmq.asyncio`` cannot be wrapped).
+            TypeError: *sock* is not a plain pyzmq socket (an asyncio socket
+                from ``zmq.asyncio`` cannot be wrapped).
+            trio.ClosedResourceError: *sock* is closed.
         """
+        existing = wrapper_of(sock)
+        if existing is not None and not sock.closed:
+            return existing
         return cls._create(sock)
 
     @classmethod
@@ -267,6 +296,8 @@ class Socket:
             self._life = current_run_life()
         self._on_close = on_close
         self._lent_to = None
+        self._fd_copy = None
+        _wrappers[id(sock)] = self
         return self
 
     # ------------------------------------------------------------------
@@ -632,13 +663,20 @@ class Socket:
             )
 
     def fileno(self) -> int:
-        """The socket's ``zmq.FD``. Waiting on it directly can miss events."""
-        return int(self._rd_fd())
+        """A file descriptor that becomes readable along with the socket's ``zmq.FD``.
 
-    def _rd_fd(self) -> int:
+        It is a duplicate of ``zmq.FD``, made on first call and closed with
+        the socket, so that a task may wait on it
+        (``trio.lowlevel.wait_readable``) while other tasks wait in this
+        socket's calls: Trio lets one task at a time wait on one descriptor,
+        and trio_zmq's own waits use ``zmq.FD`` itself. Like ``zmq.FD`` it is
+        edge-triggered (see the design notes): waiting on it can miss
+        events. ``await sock.poll()`` waits without missing any.
+        """
         self._check_usable()
-        fd: int = self._gate.call(_get, self._sock, zmq.FD)
-        return fd
+        if self._fd_copy is None:
+            self._fd_copy = os.dup(self._gate.call(_get, self._sock, zmq.FD))
+        return self._fd_copy
 
     def close(self, linger: int | None = None) -> None:
         """Close the socket, waking every task waiting on it.
@@ -663,6 +701,8 @@ class Socket:
             raise TypeError(f"close() takes linger in ms as int or None, not {linger!r}")
         rd.close()  # wakes every sleeper; notify_closing before the FD goes away
         self._turn.close()  # a message half sent is gone with the socket
+        if self._fd_copy is not None:
+            _close_fd(self._fd_copy)
         if self._on_close is not None:
             self._on_close(self)
         self._gate.call(self._sock.close, linger)
