@@ -11,7 +11,7 @@ import zmq
 
 import trio_zmq
 
-from .helpers import pair
+from .helpers import inproc_name, pair
 
 
 async def test_exit_closes_every_socket_it_made_and_terminates() -> None:
@@ -137,4 +137,117 @@ def test_destroy_closes_and_terminates_without_a_run() -> None:
     sock = ctx.socket(zmq.PAIR)
     ctx.destroy(linger=0)
     assert sock.closed
+    assert ctx.underlying.closed
+
+
+# ----------------------------------------------------------------------
+# Sockets lent to a worker thread (Socket.lend) when the context closes
+
+_TAKEN_BACK = pytest.RaisesExc(trio.ClosedResourceError, match="taken back to be closed")
+
+
+class _Boom(Exception):
+    pass
+
+
+async def _start_libzmq_proxy(
+    ctx: trio_zmq.Context, nursery: trio.Nursery
+) -> list[trio_zmq.Socket]:
+    """A libzmq proxy started in *nursery*, seen forwarding: its two sockets, and two more."""
+    frontend, backend = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    client, worker = ctx.socket(zmq.REQ), ctx.socket(zmq.REP)
+    client.connect(frontend.bind(inproc_name("front")))
+    worker.connect(backend.bind(inproc_name("back")))
+    await nursery.start(partial(trio_zmq.proxy, frontend, backend, engine="libzmq"))
+    await client.send(b"ping")
+    assert await worker.recv() == b"ping"  # forwarded by the proxy's thread
+    with pytest.raises(trio.BusyResourceError):
+        frontend.close()  # lent to that thread
+    return [frontend, backend, client, worker]
+
+
+async def test_leaving_the_context_stops_a_libzmq_proxy_and_closes_every_socket() -> None:
+    # The proxy's nursery outlives the context, whose exit must stop it.
+    with pytest.RaisesGroup(_TAKEN_BACK):
+        async with trio.open_nursery() as nursery, trio_zmq.Context() as ctx:
+            sockets = await _start_libzmq_proxy(ctx, nursery)
+    assert all(sock.closed for sock in sockets)
+    assert ctx.closed
+    assert ctx.underlying.closed
+
+
+async def test_leaving_the_context_by_an_exception_stops_a_libzmq_proxy_too() -> None:
+    with pytest.RaisesGroup(_Boom, _TAKEN_BACK):
+        async with trio.open_nursery() as nursery, trio_zmq.Context() as ctx:
+            sockets = await _start_libzmq_proxy(ctx, nursery)
+            raise _Boom
+    assert all(sock.closed for sock in sockets)
+    assert ctx.underlying.closed
+
+
+async def test_a_cancelled_exit_stops_a_libzmq_proxy_and_drops_what_is_queued() -> None:
+    with pytest.RaisesGroup(_TAKEN_BACK):
+        async with trio.open_nursery() as nursery:
+            with trio.CancelScope() as scope:
+                async with trio_zmq.Context(linger=-1) as ctx:  # would wait forever
+                    sockets = await _start_libzmq_proxy(ctx, nursery)
+                    stuck = ctx.socket(zmq.PUSH)
+                    stuck.connect(inproc_name("nobody"))  # never bound: messages stay queued
+                    await stuck.send(b"stuck")
+                    scope.cancel()
+    assert all(sock.closed for sock in [*sockets, stuck])
+    assert ctx.underlying.closed
+
+
+async def test_aclose_in_a_sibling_task_of_the_proxy_stops_it() -> None:
+    ctx = trio_zmq.Context()
+    with pytest.RaisesGroup(_TAKEN_BACK):
+        async with trio.open_nursery() as nursery:
+            sockets = await _start_libzmq_proxy(ctx, nursery)
+            nursery.start_soon(ctx.aclose)
+    assert all(sock.closed for sock in sockets)
+    assert ctx.underlying.closed
+
+
+async def test_a_cancelled_wait_for_a_lent_socket_still_waits_for_it_then_destroys() -> None:
+    recalled, give_back = trio.Event(), trio.Event()
+    ctx = trio_zmq.Context()
+    lent, other = pair(ctx, zmq.PAIR, zmq.PAIR)
+
+    async def borrow(*, task_status: trio.TaskStatus[None]) -> None:
+        with lent.lend("a test", recall=recalled.set):
+            task_status.started()
+            await give_back.wait()
+
+    async def cancel_then_give_back(scope: trio.CancelScope) -> None:
+        await recalled.wait()
+        await trio.testing.wait_all_tasks_blocked()  # aclose waits for the socket
+        scope.cancel()
+        await trio.testing.wait_all_tasks_blocked()  # it waits on, shielded
+        assert other.closed
+        assert not lent.closed
+        give_back.set()
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(borrow)
+        with trio.CancelScope() as scope:
+            nursery.start_soon(cancel_then_give_back, scope)
+            await ctx.aclose()
+    assert scope.cancelled_caught
+    assert lent.closed
+    assert ctx.underlying.closed
+
+
+async def test_a_socket_lent_without_a_recall_keeps_the_context_open() -> None:
+    ctx = trio_zmq.Context()
+    lent, other = pair(ctx, zmq.PAIR, zmq.PAIR)
+    with lent.lend("a test"):
+        with pytest.raises(trio.BusyResourceError, match="cannot be asked to give it back"):
+            await ctx.aclose()
+        with pytest.raises(trio.BusyResourceError, match="1 of this context's sockets are lent"):
+            ctx.destroy()
+        assert other.closed
+        assert not ctx.closed
+    await ctx.aclose()  # given back: closing again finishes the job
+    assert lent.closed
     assert ctx.underlying.closed

@@ -25,7 +25,8 @@ __all__ = ["DEFAULT_LINGER", "Context"]
 #: is gone; this bounds how long leaving ``async with Context()`` can take.
 DEFAULT_LINGER = 1000
 
-# How long a cancelled exit waits for the linger-0 termination to finish.
+# How long a cancelled exit waits for lent sockets to come back and for the
+# linger-0 termination to finish.
 _CANCELLED_TERM_WAIT = 5.0
 
 
@@ -40,6 +41,9 @@ class Context:
     waits at most that long for queued messages to go out, never forever.
     If leaving happens in a cancelled scope, the context is destroyed with
     linger 0: queued messages are dropped and the block exits promptly.
+    Sockets lent to a libzmq proxy's thread (``engine="libzmq"``) are taken
+    back first (:meth:`Socket.reclaim`): the proxy stops, its task ending
+    with ``trio.ClosedResourceError``, and then they are closed too.
 
     Args:
         io_threads: libzmq I/O threads.
@@ -139,64 +143,119 @@ class Context:
     def _forget(self, sock: Socket) -> None:
         self._sockets.pop(sock, None)
 
-    def _close_sockets(self, linger: int | None) -> None:
+    def _close_sockets(self, linger: int | None) -> list[Socket]:
         """Close every socket this context made; mark the context closed once all are.
 
         A socket that belongs to another thread or run refuses (RuntimeError):
         the others are closed all the same, and the context stays open, with
         the refusing sockets, so that closing it again can finish the job.
+        A socket lent to a worker thread (``Socket.lend``) refuses too
+        (``trio.BusyResourceError``): it stays open, and is returned, for the
+        caller to reclaim and close.
         """
         refused: list[RuntimeError] = []
+        lent: list[Socket] = []
         for sock in list(self._sockets):
             try:
                 sock.close(linger)
             except RuntimeError as exc:
                 refused.append(exc)
+            except trio.BusyResourceError:
+                lent.append(sock)
         if refused:
             raise RuntimeError(
                 f"{len(refused)} of this context's sockets belong to another thread or "
                 "trio.run(); close them there, then close the context"
             ) from refused[0]
-        self._sockets.clear()
-        self._closed = True
+        if not lent:
+            self._sockets.clear()
+            self._closed = True
+        return lent
+
+    async def _close_all(self, linger: int | None) -> None:
+        """Close every socket this context made, taking the lent ones back (cancellable).
+
+        Each lent socket's borrower is asked to give it back, one at a time,
+        and every socket back by then is closed before the next wait: a
+        libzmq proxy gives all its sockets back at once, and its task then
+        fails, which often cancels this very exit.
+        """
+        lent = self._close_sockets(linger)
+        while lent:
+            await lent[0].reclaim()
+            lent = self._close_sockets(linger)
 
     def destroy(self, linger: int | None = None) -> None:
         """Close every socket this context made, then terminate it (blocking).
 
         Prefer ``async with`` or :meth:`aclose`, which do not block the run.
+
+        Raises:
+            trio.BusyResourceError: some sockets are lent to a worker thread
+                (a libzmq proxy's), which cannot be waited for here; the
+                others are closed, and the context stays open. :meth:`aclose`
+                takes lent sockets back.
         """
-        self._close_sockets(linger)
+        lent = self._close_sockets(linger)
+        if lent:
+            raise trio.BusyResourceError(
+                f"{len(lent)} of this context's sockets are lent to a worker thread (a libzmq "
+                "proxy's, say); close the context with `await ctx.aclose()` (or `async with`), "
+                "which takes them back, or end the lending first"
+            )
         if self._owned:
             self._ctx.term()
 
     async def aclose(self) -> None:
         """Close this context's sockets and terminate it without blocking the run.
 
-        Waits (in a worker thread) until queued messages are sent or their
-        linger runs out. Called in a cancelled scope, it closes the sockets
-        with linger 0 (queued messages are dropped) and returns promptly; if
-        cancelled while waiting, it returns at once and the worker thread
-        finishes on its own within the linger already granted.
+        Sockets lent to a libzmq proxy's thread are taken back first: the
+        proxy stops (its task ends with ``trio.ClosedResourceError``) and
+        this call waits for it to let go of them (:meth:`Socket.reclaim`).
+        Then it waits (in a worker thread) until queued messages are sent or
+        their linger runs out. Called in a cancelled scope, or cancelled
+        before the sockets are all closed, it closes the rest with linger 0
+        (queued messages are dropped) and returns promptly; if cancelled
+        while waiting for the linger, it returns at once and the worker
+        thread finishes on its own within the linger already granted.
         """
         if self._closed:
             await trio.lowlevel.checkpoint()
             return
-        cancelled = trio.current_effective_deadline() == -math.inf
-        self._close_sockets(0 if cancelled else None)
+        if trio.current_effective_deadline() != -math.inf:
+            try:
+                await self._close_all(None)
+            except trio.Cancelled:
+                await self._destroy_cancelled()
+                raise
+        # Cancelled from the start, or as the sockets came back: a proxy that
+        # gave its sockets back fails, and cancels its nursery, which often
+        # holds this exit too. The context is terminated all the same.
+        if trio.current_effective_deadline() == -math.inf:
+            await self._destroy_cancelled()
+            await trio.lowlevel.checkpoint()
+            return
         if not self._owned:
             await trio.lowlevel.checkpoint()
             return
-        if not cancelled:
-            # A cancellation here abandons the worker thread, which returns
-            # as soon as the linger already granted to the sockets runs out.
-            await trio.to_thread.run_sync(self._ctx.term, abandon_on_cancel=True)
-            return
-        # Every socket went with linger 0, so terminating takes moments; wait
-        # for it shielded (bounded, in case the user left raw sockets open on
-        # the underlying context), then let the cancellation through.
+        # A cancellation here abandons the worker thread, which returns as
+        # soon as the linger already granted to the sockets runs out.
+        await trio.to_thread.run_sync(self._ctx.term, abandon_on_cancel=True)
+
+    async def _destroy_cancelled(self) -> None:
+        """The end of a cancelled exit: the sockets left closed with linger 0, then terminate.
+
+        Shielded, and bounded: a recalled proxy lets go of its sockets
+        between bursts of messages, and terminating takes moments once every
+        socket went with linger 0; the bound is for a proxy stuck sending and
+        for raw sockets the user left open on the underlying context. Past
+        it, what is left is left: the context stays open if a proxy still
+        holds a socket, and the termination thread is abandoned.
+        """
         with trio.CancelScope(shield=True, deadline=trio.current_time() + _CANCELLED_TERM_WAIT):
-            await trio.to_thread.run_sync(self._ctx.term, abandon_on_cancel=True)
-        await trio.lowlevel.checkpoint()
+            await self._close_all(0)
+            if self._owned:
+                await trio.to_thread.run_sync(self._ctx.term, abandon_on_cancel=True)
 
     async def __aenter__(self) -> Self:
         return self
@@ -207,7 +266,15 @@ class Context:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        try:
+            await self.aclose()
+        except trio.Cancelled:
+            if exc_value is None:
+                raise
+            # Leaving by an exception: it goes on, and the cancellation waits
+            # for the next checkpoint. (A libzmq proxy that gave its sockets
+            # back fails, and cancels its nursery, often this block's: the
+            # user's exception must not be lost to that.)
 
 
 protect_methods(Context)

@@ -187,7 +187,9 @@ async def proxy(
     Closing any of the sockets (frontend, backend or capture) ends the
     native engine with ``trio.ClosedResourceError`` at once, whichever
     socket it was waiting on. The libzmq engine holds the sockets meanwhile:
-    ``close()`` raises ``trio.BusyResourceError`` until it returns.
+    ``close()`` raises ``trio.BusyResourceError`` until it returns. Closing
+    their :class:`Context` takes them back: the libzmq engine then stops
+    with ``trio.ClosedResourceError``, and the context closes them.
 
     Raises:
         ValueError: the socket types cannot forward in any direction, the

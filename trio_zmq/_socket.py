@@ -105,6 +105,18 @@ _get_ident = threading.get_ident
 _UNOWNED: Any = object()  # the run token of a socket that no run has used yet
 
 
+@final
+class _Loan:
+    """A lent socket's way back (see :meth:`Socket.lend` and :meth:`Socket.reclaim`)."""
+
+    __slots__ = ("owner", "recall", "returned")
+
+    def __init__(self, owner: TrioToken, recall: Callable[[], object] | None) -> None:
+        self.owner = owner  # the run token, put back when the socket is returned
+        self.recall = recall
+        self.returned = trio.Event()
+
+
 #: Option names accepted as attributes and as ``ctx.socket(**options)``.
 OPTION_NAMES = frozenset(name.lower() for name in zmq.SocketOption.__members__) | {"hwm"}
 _BYTES_OPTIONS = frozenset(
@@ -202,6 +214,7 @@ class Socket:
         "_gate",
         "_lent_to",
         "_life",
+        "_loan",
         "_on_close",
         "_rcvtimeo",
         "_rd",
@@ -230,6 +243,7 @@ class Socket:
     _lent_to: str | None
     _waiters: list[int]
     _fd_copy: int | None
+    _loan: _Loan | None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError(
@@ -298,6 +312,7 @@ class Socket:
         self._lent_to = None
         self._fd_copy = None
         _wrappers[id(sock)] = self
+        self._loan = None
         return self
 
     # ------------------------------------------------------------------
@@ -394,13 +409,21 @@ class Socket:
             raise closed_socket()
 
     @contextlib.contextmanager
-    def lend(self, borrower: str) -> Iterator[zmq.Socket[Any]]:
+    def lend(
+        self, borrower: str, *, recall: Callable[[], object] | None = None
+    ) -> Iterator[zmq.Socket[Any]]:
         """Hand the raw socket to *borrower*, a worker thread, for the ``with`` block.
 
         Meanwhile every call on this wrapper raises ``trio.BusyResourceError``
         naming *borrower*, instead of racing it on a socket that is not
         thread-safe. The libzmq engine of :func:`trio_zmq.proxy` lends its
         sockets to its thread this way.
+
+        Args:
+            borrower: who holds the socket, for the error messages.
+            recall: how to ask the borrower to end the ``with`` block soon;
+                called, without waiting, by :meth:`reclaim`. Without it the
+                socket cannot be reclaimed.
 
         Raises:
             trio.BusyResourceError: tasks are waiting on the socket (or it is
@@ -413,14 +436,54 @@ class Socket:
                 f"cannot hand this socket to {borrower}: tasks are waiting on it, or "
                 "a task is halfway through a multipart message"
             )
-        saved = self._token
+        loan = _Loan(self._token, recall)
         self._lent_to = borrower
         self._token = _LENT
+        self._loan = loan
         try:
             yield self._sock
         finally:
             self._lent_to = None
-            self._token = saved
+            self._token = loan.owner
+            self._loan = None
+            loan.returned.set()
+
+    async def reclaim(self) -> None:
+        """Ask the borrower of this lent socket to give it back, and wait until it has.
+
+        The borrower is asked through the *recall* it gave :meth:`lend`. The
+        libzmq engine of :func:`trio_zmq.proxy` then stops, and its task ends
+        with ``trio.ClosedResourceError``: a :class:`Context` that closes
+        reclaims its lent sockets this way, then closes them. Returns after a
+        checkpoint if the socket is not lent.
+
+        Raises:
+            trio.BusyResourceError: the borrower gave no *recall*; nothing
+                changed.
+            RuntimeError: called from another ``trio.run()`` or thread than
+                the one that lent the socket; nothing changed.
+            trio.Cancelled: when cancelled. If the borrower was asked, it
+                still gives the socket back, without this call waiting.
+        """
+        await checkpoint_if_cancelled()
+        loan = self._loan
+        if loan is None:
+            await cancel_shielded_checkpoint()
+            return
+        if loan.recall is None:
+            raise trio.BusyResourceError(
+                f"this socket is in use by {self._lent_to}, which cannot be asked to give it back"
+            )
+        try:
+            token: TrioToken | None = current_trio_token()
+        except RuntimeError:
+            token = None
+        if token is not loan.owner:
+            raise RuntimeError(
+                "a lent trio_zmq socket can be reclaimed only from the trio.run() that lent it"
+            )
+        call_user(loan.recall)  # the borrower's code
+        await loan.returned.wait()
 
     async def _retry(
         self,

@@ -5,7 +5,9 @@ The thread is steered through an inproc PAIR control socket (``PAUSE``,
 lent to it (``Socket.lend``): every call on them from the Trio side raises
 ``trio.BusyResourceError``. That is also why this engine needs no task
 watching for a close, as the native one does: ``close()`` raises
-``trio.BusyResourceError`` until the proxy returns.
+``trio.BusyResourceError`` until the proxy returns. Their owner can take
+them back (``Socket.reclaim``, as a closing ``Context`` does): the engine
+then stops its thread, and its task ends with ``trio.ClosedResourceError``.
 
 libzmq 4.3.5 swapped the meanings of ``PAUSE`` and ``RESUME``; the engine
 finds out which word pauses this libzmq once per process, with a throwaway
@@ -100,6 +102,7 @@ class LibzmqEngine:
         self.done = False
         self._stopping = False
         self._thread_done = False
+        self._recalled = False
         self._owed = 0
         self._last = ProxyStatistics()
         raw_ctx = frontend.underlying.context
@@ -138,6 +141,13 @@ class LibzmqEngine:
         self._stopping = True
         self._command(b"STATISTICS")  # the final counts, read once the thread is gone
         self._command(b"TERMINATE")
+
+    def _recall(self) -> None:
+        # The sockets' owner wants them back, to close them (Socket.reclaim).
+        if self._stopping or self.done:
+            return  # the sockets are on their way back already
+        self._recalled = True
+        self.stop()
 
     def statistics(self) -> ProxyStatistics:
         if self.done or self._stopping:
@@ -184,7 +194,9 @@ class LibzmqEngine:
                 raw: dict[int, zmq.Socket[Any]] = {}
                 for sock in self._sockets:
                     if sock is not None and id(sock) not in raw:
-                        raw[id(sock)] = lent.enter_context(sock.lend(_BORROWER))
+                        raw[id(sock)] = lent.enter_context(
+                            sock.lend(_BORROWER, recall=self._recall)
+                        )
                 frontend, backend, capture = self._sockets
                 raw_capture = None if capture is None else raw[id(capture)]
                 with unwrap_groups():
@@ -205,6 +217,10 @@ class LibzmqEngine:
                         finally:
                             self._thread_done = True
                             nursery.cancel_scope.cancel()
+            if self._recalled:  # and the sockets are given back
+                raise trio.ClosedResourceError(
+                    "the proxy's sockets were taken back to be closed (their context closed)"
+                )
         finally:
             self._finish()
 
