@@ -42,7 +42,6 @@ from trio.lowlevel import (
     checkpoint,
     checkpoint_if_cancelled,
     current_task,
-    current_trio_token,
     notify_closing,
 )
 from zmq.utils import jsonapi
@@ -63,7 +62,7 @@ from ._gate import AGAIN, Again, Gate
 from ._ki import call_user, protect_methods
 from ._kinds import DISCARDS_REST
 from ._readiness import Readiness
-from ._runs import ENDED, RunLife, current_run_life, needs_full_entry
+from ._runs import ENDED, RunLife, current_owner_token, current_run_life, needs_full_entry
 from ._turn import SendTurn
 
 if TYPE_CHECKING:
@@ -300,7 +299,7 @@ class Socket:
         self._slept = 0
         self._waiters = [0, 0, 0]  # tasks waiting to send or receive, by POLLIN and POLLOUT
         try:
-            self._token = current_trio_token()
+            self._token = current_owner_token()
         except RuntimeError:
             self._token = _UNOWNED  # made outside a run: adopted by the first run to use it
             self._thread = None
@@ -337,7 +336,7 @@ class Socket:
                 "mode, or AnyIO with backend='trio'); under asyncio, use zmq.asyncio"
             ) from None
         await checkpoint_if_cancelled()
-        if self._token is not current_trio_token():
+        if self._token is not current_owner_token():
             self._adopt_run()
 
     def _adopt_run(self) -> None:
@@ -359,7 +358,7 @@ class Socket:
         closing a socket after ``trio.run()`` returned is fine.
         """
         try:
-            token: TrioToken | None = current_trio_token()
+            token: TrioToken | None = current_owner_token()
         except RuntimeError:  # not in any run: another thread, or after trio.run
             token = None
         if token is self._token:
@@ -475,7 +474,7 @@ class Socket:
                 f"this socket is in use by {self._lent_to}, which cannot be asked to give it back"
             )
         try:
-            token: TrioToken | None = current_trio_token()
+            token: TrioToken | None = current_owner_token()
         except RuntimeError:
             token = None
         if token is not loan.owner:
