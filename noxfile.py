@@ -3,6 +3,12 @@
 Sessions install the built wheel, never the source tree, so the tests see
 what users get. The interpreters come from the classifiers in
 pyproject.toml; a missing one is skipped on a user's machine.
+
+The suite runs against three sets of trio and pyzmq: `tests` the newest
+releases (on each Python), `tests_oldest` the lowest versions pyproject.toml
+admits, and `tests_pre` the newest pre-releases, so that a coming release
+that breaks trio_zmq shows up before users get it (with no pre-release newer
+than the newest release, that release).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ nox.options.sessions = [
     "typecheck",
     "tests",
     "tests_oldest",
+    "tests_pre",
     "examples",
     "network",
     "docs",
@@ -34,13 +41,45 @@ PYTHONS = nox.project.python_versions(PYPROJECT)
 OLDEST_PYTHON = PYTHONS[0]
 
 
-def _floors() -> list[str]:
-    """The lowest versions pyproject.toml admits, pinned: trio==X, pyzmq==Y."""
-    pins = []
+def _dependencies() -> list[tuple[str, str]]:
+    """The runtime dependencies and their floors: ("trio", "0.25.0"), ("pyzmq", "25.1.2")."""
+    pairs = []
     for requirement in PYPROJECT["project"]["dependencies"]:
         name, _, floor = requirement.partition(">=")
-        pins.append(f"{name.strip()}=={floor.strip()}")
-    return pins
+        pairs.append((name.strip(), floor.strip()))
+    return pairs
+
+
+def _floors() -> list[str]:
+    """The lowest versions pyproject.toml admits, pinned: trio==X, pyzmq==Y."""
+    return [f"{name}=={floor}" for name, floor in _dependencies()]
+
+
+def _newest_pre_releases(session: nox.Session) -> list[str]:
+    """Pins of the newest trio and pyzmq, pre-releases admitted: trio==X, pyzmq==Y.
+
+    Found by installing the two alone (no dependencies) with pre-releases
+    admitted, pip's ``--pre`` or uv's ``--prerelease=allow`` by the session's
+    backend, which picks the newest version: a pre-release, or a release
+    where it is newer. Both flags admit pre-releases of everything an install
+    resolves, so the pins go to the real install instead, where a pinned
+    pre-release admits itself alone: the test tools and trio's and pyzmq's
+    own dependencies stay on releases. (A pre-release in a specifier, such
+    as ``trio>=0.25.0.dev0``, would do for pip, but uv reads it as admitting
+    pre-releases of 0.25.0 only.)
+    """
+    admit = "--prerelease=allow" if session.venv_backend == "uv" else "--pre"
+    names = [name for name, _ in _dependencies()]
+    session.install(admit, "--upgrade", "--no-deps", *names)
+    found = session.run_install(  # an install step: skipped, as the installs are, by --no-install
+        "python",
+        "-c",
+        "import importlib.metadata as m, sys; "
+        "print(' '.join(f'{n}=={m.version(n)}' for n in sys.argv[1:]))",
+        *names,
+        silent=True,
+    )
+    return [] if found is None else str(found).split()
 
 
 def _group(name: str) -> list[str]:
@@ -55,6 +94,14 @@ def _install_wheel(session: nox.Session, *extra: str) -> None:
     )
     wheels = sorted(wheel_dir.glob("trio_zmq-*.whl"), key=os.path.getmtime)
     session.install(str(wheels[-1]), *extra)
+
+
+def _show_versions(session: nox.Session) -> None:
+    session.run(
+        "python",
+        "-c",
+        "import trio, zmq; print('trio', trio.__version__, 'pyzmq', zmq.__version__)",
+    )
 
 
 def _pytest(session: nox.Session) -> None:
@@ -74,11 +121,15 @@ def tests_oldest(session: nox.Session) -> None:
     """The test suite with the lowest trio and pyzmq that pyproject.toml allows."""
     # AnyIO 4.4.0 is the newest whose Trio backend admits the Trio floor.
     _install_wheel(session, *_group("test"), *_floors(), "anyio==4.4.0")
-    session.run(
-        "python",
-        "-c",
-        "import trio, zmq; print('trio', trio.__version__, 'pyzmq', zmq.__version__)",
-    )
+    _show_versions(session)
+    _pytest(session)
+
+
+@nox.session(python=PYTHONS[-1])
+def tests_pre(session: nox.Session) -> None:
+    """The test suite with the newest pre-releases of trio and pyzmq (or releases, if newer)."""
+    _install_wheel(session, *_group("test"), *_newest_pre_releases(session))
+    _show_versions(session)
     _pytest(session)
 
 
