@@ -21,7 +21,7 @@ import pytest
 
 import trio_zmq
 import trio_zmq.auth
-from trio_zmq._socket import OPTION_NAMES
+from trio_zmq._options import OPTION_NAMES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

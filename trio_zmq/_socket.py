@@ -29,7 +29,6 @@ import functools
 import math
 import os
 import pickle
-import threading
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, final, overload
@@ -61,15 +60,17 @@ from ._errors import (
 from ._gate import AGAIN, Again, Gate
 from ._ki import call_user, protect_methods
 from ._kinds import DISCARDS_REST
+from ._options import BYTES_OPTIONS, add_option_properties, set_option_attribute
+from ._owner import Owner
 from ._readiness import Readiness
-from ._runs import ENDED, RunLife, current_owner_token, current_run_life, needs_full_entry
+from ._runs import current_owner_token, needs_full_entry
 from ._turn import SendTurn
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from types import TracebackType
 
-    from trio.lowlevel import Task, TrioToken
+    from trio.lowlevel import Task
     from typing_extensions import Buffer, Self
 
 
@@ -97,30 +98,6 @@ _SNDTIMEO = int(zmq.SNDTIMEO)
 # (see _wait_and_attempt).
 _MIN_PAUSE = 0.001
 _MAX_PAUSE = 0.016
-
-
-_LENT: Any = object()  # stands in for the run token while the socket is lent
-_get_ident = threading.get_ident
-_UNOWNED: Any = object()  # the run token of a socket that no run has used yet
-
-
-@final
-class _Loan:
-    """A lent socket's way back (see :meth:`Socket.lend` and :meth:`Socket.reclaim`)."""
-
-    __slots__ = ("owner", "recall", "returned")
-
-    def __init__(self, owner: TrioToken, recall: Callable[[], object] | None) -> None:
-        self.owner = owner  # the run token, put back when the socket is returned
-        self.recall = recall
-        self.returned = trio.Event()
-
-
-#: Option names accepted as attributes and as ``ctx.socket(**options)``.
-OPTION_NAMES = frozenset(name.lower() for name in zmq.SocketOption.__members__) | {"hwm"}
-_BYTES_OPTIONS = frozenset(
-    int(opt) for opt in zmq.SocketOption if opt._opt_type == zmq.constants._OptType.bytes
-)
 
 
 def _close_fd(fd: int) -> None:
@@ -211,17 +188,13 @@ class Socket:
         "__weakref__",
         "_fd_copy",
         "_gate",
-        "_lent_to",
-        "_life",
-        "_loan",
         "_on_close",
+        "_owner",
         "_rcvtimeo",
         "_rd",
         "_slept",
         "_sndtimeo",
         "_sock",
-        "_thread",
-        "_token",
         "_turn",
         "_type",
         "_waiters",
@@ -230,19 +203,15 @@ class Socket:
     _sock: zmq.Socket[Any]
     _rd: Readiness
     _gate: Gate
+    _owner: Owner
     _type: int
     _rcvtimeo: int
     _sndtimeo: int
     _turn: SendTurn
     _slept: int
-    _token: TrioToken
-    _thread: int | None
-    _life: RunLife
     _on_close: Callable[[Socket], object] | None
-    _lent_to: str | None
     _waiters: list[int]
     _fd_copy: int | None
-    _loan: _Loan | None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError(
@@ -298,20 +267,10 @@ class Socket:
         self._turn = SendTurn(self._rd)
         self._slept = 0
         self._waiters = [0, 0, 0]  # tasks waiting to send or receive, by POLLIN and POLLOUT
-        try:
-            self._token = current_owner_token()
-        except RuntimeError:
-            self._token = _UNOWNED  # made outside a run: adopted by the first run to use it
-            self._thread = None
-            self._life = ENDED
-        else:
-            self._thread = _get_ident()
-            self._life = current_run_life()
+        self._owner = Owner()
         self._on_close = on_close
-        self._lent_to = None
         self._fd_copy = None
         _wrappers[id(sock)] = self
-        self._loan = None
         return self
 
     # ------------------------------------------------------------------
@@ -336,74 +295,15 @@ class Socket:
                 "mode, or AnyIO with backend='trio'); under asyncio, use zmq.asyncio"
             ) from None
         await checkpoint_if_cancelled()
-        if self._token is not current_owner_token():
-            self._adopt_run()
-
-    def _adopt_run(self) -> None:
-        """The first async use binds the socket to its Trio run; others fail.
-
-        Reached only when ``self._token`` is not the current run's token: so
-        lending the socket (:meth:`lend`) costs the hot path nothing.
-        """
-        if self._lent_to is not None:
-            raise self._busy()
-        self._check_caller()
-
-    def _check_caller(self) -> None:
-        """Refuse a caller from outside the run that owns the socket.
-
-        A socket that no run owns yet is adopted by the first run that uses
-        it. Outside any run, on the owner's thread, the owner's run is over
-        (it would be current otherwise), so nothing can race the call:
-        closing a socket after ``trio.run()`` returned is fine.
-        """
-        try:
-            token: TrioToken | None = current_owner_token()
-        except RuntimeError:  # not in any run: another thread, or after trio.run
-            token = None
-        if token is self._token:
-            return
-        if self._token is _UNOWNED:
-            if token is not None:
-                self._token = token
-                self._thread = _get_ident()
-                self._life = current_run_life()
-            return
-        if token is None and self._thread == _get_ident():
-            return
-        if token is None:
-            where = "from another thread"
-            fix = "; from a worker thread, use trio.from_thread.run_sync(...) to call it in its run"
-        else:
-            where = "from another trio.run()"
-            fix = ": create the socket in the run and thread that use it"
-        raise RuntimeError(
-            f"this trio_zmq socket belongs to the trio.run() that first used it, and was "
-            f"called {where} (ZeroMQ sockets are not thread-safe){fix}"
-        )
-
-    def _busy(self) -> trio.BusyResourceError:
-        return trio.BusyResourceError(
-            f"this socket is in use by {self._lent_to}; it cannot be used until that stops"
-        )
+        if self._owner.token is not current_owner_token():
+            self._owner.admit()
 
     def _check_usable(self) -> None:
-        """The guard of every synchronous call: open, not lent, and called from its run.
+        """The guard of every synchronous call: called from its run, not lent, and open.
 
         Checked before the call changes anything.
         """
-        # The owner's thread, with the owner's run still going: then that run is
-        # the caller's (see _runs.py). The nowait twins inline this line.
-        if (
-            self._lent_to is None
-            and self._life.alive
-            and self._thread == _get_ident()
-            and not self._rd.closed
-        ):
-            return
-        if self._lent_to is not None:
-            raise self._busy()
-        self._check_caller()
+        self._owner.check()
         if self._rd.closed:
             raise closed_socket()
 
@@ -435,17 +335,8 @@ class Socket:
                 f"cannot hand this socket to {borrower}: tasks are waiting on it, or "
                 "a task is halfway through a multipart message"
             )
-        loan = _Loan(self._token, recall)
-        self._lent_to = borrower
-        self._token = _LENT
-        self._loan = loan
-        try:
+        with self._owner.lend(borrower, recall):
             yield self._sock
-        finally:
-            self._lent_to = None
-            self._token = loan.owner
-            self._loan = None
-            loan.returned.set()
 
     async def reclaim(self) -> None:
         """Ask the borrower of this lent socket to give it back, and wait until it has.
@@ -464,25 +355,7 @@ class Socket:
             trio.Cancelled: when cancelled. If the borrower was asked, it
                 still gives the socket back, without this call waiting.
         """
-        await checkpoint_if_cancelled()
-        loan = self._loan
-        if loan is None:
-            await cancel_shielded_checkpoint()
-            return
-        if loan.recall is None:
-            raise trio.BusyResourceError(
-                f"this socket is in use by {self._lent_to}, which cannot be asked to give it back"
-            )
-        try:
-            token: TrioToken | None = current_owner_token()
-        except RuntimeError:
-            token = None
-        if token is not loan.owner:
-            raise RuntimeError(
-                "a lent trio_zmq socket can be reclaimed only from the trio.run() that lent it"
-            )
-        call_user(loan.recall)  # the borrower's code
-        await loan.returned.wait()
+        await self._owner.reclaim()
 
     async def _retry(
         self,
@@ -516,7 +389,7 @@ class Socket:
                 if result is not AGAIN:
                     self._slept &= ~mask  # it did not have to wait
                     return result
-            if next(self._life.ticks):
+            if next(self._owner.life.ticks):
                 await cancel_shielded_checkpoint()
             raise zmq.Again()
         waiters = self._waiters
@@ -644,7 +517,7 @@ class Socket:
         self._check_usable()
         opt = int(option)
         if isinstance(value, str):
-            if opt not in _BYTES_OPTIONS:
+            if opt not in BYTES_OPTIONS:
                 raise option_type_error(opt, value)
             value = value.encode("utf-8")
         try:
@@ -713,16 +586,8 @@ class Socket:
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SLOTS:
             object.__setattr__(self, name, value)
-        elif name in OPTION_NAMES:
-            if isinstance(getattr(Socket, name, None), property):
-                object.__setattr__(self, name, value)  # the option's property
-            else:  # an option named as a method here: ``sock.subscribe = b""``
-                self.set(zmq.SocketOption[name.upper()], value)
         else:
-            raise AttributeError(
-                f"trio_zmq.Socket has no socket option {name!r}; options are named as in "
-                "zmq.SocketOption, in lower case (linger, rcvhwm, subscribe, ...)"
-            )
+            set_option_attribute(self, name, value)
 
     def fileno(self) -> int:
         """A file descriptor that becomes readable along with the socket's ``zmq.FD``.
@@ -836,7 +701,7 @@ class Socket:
             TypeError: *data* is not a contiguous bytes-like object (use
                 :meth:`send_string` for text); raised before any wait.
         """
-        if needs_full_entry(self._token):
+        if needs_full_entry(self._owner.token):
             await self._enter()
         try:
             once = flags | _NOBLOCK
@@ -855,7 +720,7 @@ class Socket:
                 raise (frame_error(data, "send") or exc) from None
             if result is AGAIN:
                 result = await self._send_frames((data,), flags, copy, track, True)
-        if next(self._life.ticks):
+        if next(self._owner.life.ticks):
             await cancel_shielded_checkpoint()
         return result
 
@@ -888,7 +753,7 @@ class Socket:
                 object, or there are no frames; raised before anything is
                 sent and before any wait.
         """
-        if needs_full_entry(self._token):
+        if needs_full_entry(self._owner.token):
             await self._enter()
         parts = check_frames(msg_parts)
         check_flags(flags, "send_multipart")
@@ -898,7 +763,7 @@ class Socket:
                 result = await self._send_frames(parts, flags, copy, track, True)
         else:
             result = await self._send_frames(parts, flags, copy, track, False)
-        if next(self._life.ticks):
+        if next(self._owner.life.ticks):
             await cancel_shielded_checkpoint()
         return result
 
@@ -1068,7 +933,7 @@ class Socket:
             zmq.ZMQError: ``EFSM`` when the socket type's order forbids a
                 receive now (REQ: send first).
         """
-        if needs_full_entry(self._token):
+        if needs_full_entry(self._owner.token):
             await self._enter()
         try:
             once = flags | _NOBLOCK
@@ -1082,7 +947,7 @@ class Socket:
             if now is AGAIN
             else now
         )
-        if next(self._life.ticks):
+        if next(self._owner.life.ticks):
             await cancel_shielded_checkpoint()
         return result
 
@@ -1106,7 +971,7 @@ class Socket:
         Waits until a message arrives. Raises as :meth:`recv`; when cancelled,
         no frame of the message was taken.
         """
-        if needs_full_entry(self._token):
+        if needs_full_entry(self._owner.token):
             await self._enter()
         once = check_flags(flags, "recv_multipart")
         sock = self._sock
@@ -1117,7 +982,7 @@ class Socket:
             if now is AGAIN
             else now
         )
-        if next(self._life.ticks):
+        if next(self._owner.life.ticks):
             await cancel_shielded_checkpoint()
         return result
 
@@ -1233,7 +1098,7 @@ class Socket:
                 nothing from the socket, so nothing changed.
             trio.ClosedResourceError: the socket is or gets closed.
         """
-        if needs_full_entry(self._token):
+        if needs_full_entry(self._owner.token):
             await self._enter()
         check_flags(flags, "poll")
         mask = int(flags)
@@ -1241,7 +1106,7 @@ class Socket:
             raise closed_socket()
         events = self._gate.events() & mask
         if events or timeout == 0:
-            if next(self._life.ticks):
+            if next(self._owner.life.ticks):
                 await cancel_shielded_checkpoint()
             return events
         seconds = math.inf if timeout is None or timeout < 0 else timeout / 1000
@@ -1260,7 +1125,7 @@ class Socket:
             tasks_waiting_send=self._waiters[_POLLOUT],
             tasks_waiting_receive=self._waiters[_POLLIN],
             send_turn_owner=self._turn.owner,
-            lent_to=self._lent_to,
+            lent_to=self._owner.lent_to,
             closed=self.closed,
         )
 
@@ -1278,9 +1143,9 @@ class Socket:
         """
         # While the socket is lent, its token stands for the borrower, and
         # waiting for the close does not touch the raw socket: no owner check.
-        if self._lent_to is not None:
+        if self._owner.lent_to is not None:
             await checkpoint_if_cancelled()
-        elif needs_full_entry(self._token):
+        elif needs_full_entry(self._owner.token):
             await self._enter()
         if self._rd.closed:
             await cancel_shielded_checkpoint()
@@ -1301,35 +1166,8 @@ class Socket:
             raise StopAsyncIteration from None
 
 
-def _option_property(name: str) -> property:
-    option = int(zmq.SocketOption[name.upper()])
-
-    def get(self: Socket) -> Any:
-        return self.get(option)
-
-    def set(self: Socket, value: Any) -> None:
-        self.set(option, value)
-
-    return property(get, set, doc=f"The socket option ``zmq.{name.upper()}``.")
-
-
-def _get_hwm(self: Socket) -> Any:
-    self._check_usable()
-    return self._gate.call(getattr, self._sock, "hwm")
-
-
-def _set_hwm(self: Socket, value: int) -> None:
-    self._check_usable()
-    self._gate.call(setattr, self._sock, "hwm", value)
-
-
-# Options as attributes, as in pyzmq (``sock.linger = 0``), each a property;
-# names that are methods here (subscribe, events) keep their method.
-for _name in sorted(OPTION_NAMES - {"hwm"} - set(vars(Socket))):
-    setattr(Socket, _name, _option_property(_name))
-_hwm = property(_get_hwm, _set_hwm, doc="Both high-water marks (as pyzmq's ``hwm``).")
-setattr(Socket, "hwm", _hwm)  # noqa: B010 - made after the class, as the options above
-del _name
+# Options as attributes, as in pyzmq (``sock.linger = 0``), each a property.
+add_option_properties(Socket)
 _SLOTS = frozenset(Socket.__slots__)
 
 protect_methods(Socket)
