@@ -81,7 +81,7 @@ SENDERS = [
 def test_a_frame_after_the_peer_vanished_fails_and_the_rest_is_discarded_by_libzmq(
     zctx: _Context, sender_type: int, peer_type: int
 ) -> None:
-    # Backs Socket._put_frames: a later frame fails with EAGAIN, the frames
+    # Backs SendTurn.put (_turn.py): a later frame fails with EAGAIN, the frames
     # after it are taken and discarded, and the next message is whole.
     first, first_endpoint = _peer(zctx, peer_type)
     sender = zctx.socket(sender_type)
@@ -104,7 +104,7 @@ def test_a_frame_after_the_peer_vanished_fails_and_the_rest_is_discarded_by_libz
 def test_a_last_frame_refused_after_the_peer_vanished_would_go_out_alone_if_sent_again(
     zctx: _Context, sender_type: int, peer_type: int
 ) -> None:
-    # Why Socket._put_frames never sends a refused frame again: libzmq has
+    # Why SendTurn.put never sends a refused frame again: libzmq has
     # forgotten the message, so the frame would begin a new one, a fragment.
     first, first_endpoint = _peer(zctx, peer_type)
     sender = zctx.socket(sender_type)

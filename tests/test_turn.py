@@ -1,4 +1,5 @@
-"""SendTurn: the right to send the next frame of an open multipart message."""
+"""SendTurn: the right to send the next frame of an open multipart message, and the
+fate of a message whose peer vanishes between two frames (without I/O: a fake send)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,85 @@ from trio_zmq._readiness import Readiness
 from trio_zmq._turn import SendTurn
 
 
+def _no_send(data: object, flags: int, copy: bool, track: bool) -> None:
+    raise AssertionError("this test sends nothing")
+
+
 def _turn_and_readiness() -> tuple[SendTurn, Readiness]:
     readiness = Readiness(lambda option: int(zmq.POLLOUT), -1)  # never sleeps on its FD
-    return SendTurn(readiness), readiness
+    return SendTurn(readiness, _no_send, False), readiness
+
+
+class Peer:
+    """A fake send: takes frames until *vanish_after* of them, then refuses (EAGAIN)."""
+
+    def __init__(self, vanish_after: int) -> None:
+        self.vanish_after = vanish_after
+        self.offered: list[tuple[bytes, bool]] = []  # every frame handed over, and SNDMORE
+        self.taken: list[bytes] = []
+
+    def send(self, data: bytes, flags: int, copy: bool, track: bool) -> None:
+        self.offered.append((data, bool(flags & zmq.SNDMORE)))
+        assert flags & zmq.NOBLOCK
+        if len(self.taken) >= self.vanish_after:
+            raise zmq.Again()
+        self.taken.append(data)
+
+
+def _turn_for(peer: Peer, discards_rest: bool) -> SendTurn:
+    return SendTurn(Readiness(lambda option: 0, -1), peer.send, discards_rest)
+
+
+async def test_a_whole_message_goes_out_frame_by_frame_with_sndmore_between() -> None:
+    peer = Peer(vanish_after=10)
+    _turn_for(peer, False).put([b"a", b"b", b"c"], 0, True, False, False)
+    assert peer.offered == [(b"a", True), (b"b", True), (b"c", False)]
+
+
+async def test_a_refused_first_frame_sends_nothing_and_says_again() -> None:
+    peer = Peer(vanish_after=0)
+    turn = _turn_for(peer, False)
+    with pytest.raises(zmq.Again):
+        turn.put([b"a", b"b"], 0, True, False, False)
+    assert peer.offered == [(b"a", True)]
+    assert turn.owner is None
+
+
+async def test_a_peer_that_vanishes_midway_drops_the_rest_here_for_types_that_keep_refusing() -> (
+    None
+):
+    peer = Peer(vanish_after=1)  # a PAIR's peer goes after the first frame
+    turn = _turn_for(peer, discards_rest=False)
+    assert turn.put([b"a", b"b", b"c"], 0, True, False, False) is None  # dropped, silently
+    assert peer.offered == [(b"a", True), (b"b", True)]  # the refused frame is never sent again
+    assert turn.owner is None
+
+
+async def test_a_load_balancing_type_is_handed_the_rest_to_discard_by_itself() -> None:
+    peer = Peer(vanish_after=1)
+    turn = _turn_for(peer, discards_rest=True)
+    turn.put([b"a", b"b", b"c"], 0, True, False, False)
+    assert peer.offered == [(b"a", True), (b"b", True), (b"c", False)]
+
+
+async def test_an_open_message_whose_peer_vanished_drops_its_later_frames() -> None:
+    peer = Peer(vanish_after=1)
+    turn = _turn_for(peer, discards_rest=False)
+    me = trio.lowlevel.current_task()
+    turn.put([b"a"], zmq.SNDMORE, True, False, False)
+    assert turn.owner is me
+    turn.put([b"b"], zmq.SNDMORE, True, False, True)  # refused: the peer went away
+    assert turn.dropping
+    offered = len(peer.offered)
+    turn.put([b"c"], zmq.SNDMORE, True, False, True)
+    tracker = turn.put([b"d"], 0, True, True, True)  # the last frame ends the message
+    assert len(peer.offered) == offered  # nothing of the dead message went out
+    assert isinstance(tracker, zmq.MessageTracker)  # nothing to track, but a tracker
+    assert turn.owner is None
+    assert not turn.dropping
+    peer.vanish_after = 10
+    turn.put([b"next"], 0, True, False, False)  # the next message goes out whole
+    assert peer.taken[-1] == b"next"
 
 
 async def test_a_sender_waits_for_the_owners_release() -> None:

@@ -14,8 +14,10 @@ cannot receive or cannot send has no pump for that direction.
 
 Closing the socket must reach the tasks using the channels even when no pump
 happens to be inside a socket call, so a third small task, the *close
-watcher*, sleeps on the socket's readiness with an empty event mask: it only
-ever wakes when the socket is closed.
+watcher*, sleeps in ``Socket.wait_closed``: it wakes only when the socket is
+closed. It sleeps apart from the tasks waiting on the socket's FD, never
+watches the FD and never reads ``EVENTS`` (see ``_readiness.py``), so it
+costs the pumps nothing.
 """
 
 from __future__ import annotations
@@ -251,8 +253,8 @@ async def _send_pump(
 async def _close_watcher(sock: Socket, channel: trio.MemoryReceiveChannel[Message]) -> None:
     """Close the send side as soon as the socket is closed, pump busy or not.
 
-    While it waits, this task takes its turn watching the FD for the
-    socket's other waiters like any of them (see ``Socket.wait_closed``).
+    It sleeps apart, in ``Socket.wait_closed``: it never watches the FD for
+    the socket's other waiters, and wakes only for the close.
     """
     await sock.wait_closed()
     channel.close()

@@ -57,7 +57,7 @@ class Kind:
         lockstep: sends and receives must alternate (REQ, REP).
         discards_rest: libzmq discards the rest of a message whose peer
             vanished between two frames by itself (its load balancer does);
-            see ``Socket._put_frames``.
+            see ``_turn.py``.
         raw: speaks raw bytes to non-ZeroMQ peers (STREAM).
         draft: a draft type (single-frame messages, thread-safe in libzmq).
         order_hint: the order a lock-step type needs, for ``EFSM`` errors.

@@ -264,7 +264,11 @@ class Socket:
         self._sndtimeo = int(sock.get(zmq.SNDTIMEO))
         self._rd = Readiness(functools.partial(_get, sock), sock.FD)
         self._gate = Gate(self._rd, self._type)
-        self._turn = SendTurn(self._rd)
+
+        def send(data: Any, flags: int, copy: bool, track: bool) -> Any:
+            return _send(sock, data, flags, copy, track)
+
+        self._turn = SendTurn(self._rd, send, self._type in DISCARDS_REST)
         self._slept = 0
         self._waiters = [0, 0, 0]  # tasks waiting to send or receive, by POLLIN and POLLOUT
         self._owner = Owner()
@@ -758,7 +762,7 @@ class Socket:
         parts = check_frames(msg_parts)
         check_flags(flags, "send_multipart")
         if self._turn.owner is None and not self._slept & _POLLOUT:
-            result = self._gate.now(self._put_frames, parts, flags, copy, track, False)
+            result = self._gate.now(self._turn.put, parts, flags, copy, track, False)
             if result is AGAIN:
                 result = await self._send_frames(parts, flags, copy, track, True)
         else:
@@ -773,13 +777,13 @@ class Socket:
         """The slow path of every send: *parts* begin or continue a message.
 
         The frames were checked already. A task whose own message is open
-        sends its next frames at once (see :meth:`_put_frames`); any other
+        sends its next frames at once (see ``SendTurn.put``); any other
         waits, in :meth:`_retry`, for its turn and for room.
         """
         task = current_task()
         if self._turn.owner is task:
             # Never AGAIN: the rest of an open message goes at once (or is dropped).
-            return self._gate.call(self._put_frames, parts, flags, copy, track, True)
+            return self._gate.call(self._turn.put, parts, flags, copy, track, True)
         if len(parts) == 1 and not flags & _SNDMORE:
             # A whole one-frame message: nothing to open, continue or drop.
             return await self._retry(
@@ -795,60 +799,8 @@ class Socket:
                 track,
             )
         return await self._retry(
-            _POLLOUT, flags, tried, task, self._put_frames, parts, flags, copy, track, False
+            _POLLOUT, flags, tried, task, self._turn.put, parts, flags, copy, track, False
         )
-
-    def _put_frames(
-        self, parts: Sequence[Any], flags: int, copy: bool, track: bool, opened: bool
-    ) -> zmq.MessageTracker | None:
-        """Send *parts*, the next frames of one message, without waiting.
-
-        *opened*: earlier frames of the message went out already (it is the
-        calling task's open message); otherwise ``parts[0]`` begins it, and
-        ``zmq.Again`` means that nothing was sent. ``SNDMORE`` in *flags*
-        keeps the message open after *parts*, with the calling task holding
-        the send turn.
-
-        What libzmq does when a message's peer goes away between two frames,
-        which every send comes through here to handle: libzmq takes the rest
-        of a message once it has taken its first frame (the high-water mark
-        counts whole messages), so a later frame fails with ``EAGAIN`` only
-        because the pipe to the peer is gone. libzmq has then rolled back the
-        frames it queued, and forgotten the message. The message is dropped,
-        silently, as blocking pyzmq drops it; nothing may wait for room, and
-        the failed frame must not be sent again (it would begin a fragment).
-        If the failed frame was not the last, the rest of the message must
-        vanish too: the load-balancing types (PUSH, DEALER, REQ) discard them
-        by themselves, so they are handed over as usual (and when they notice
-        the vanished peer before the next frame, they discard the rest without
-        any error at all); other types (PAIR) keep refusing them, and are not
-        made to discard them, so they are discarded here.
-        ``tests/test_libzmq.py`` checks this against the libzmq in use.
-        """
-        sock = self._sock
-        turn = self._turn
-        dropping = opened and turn.dropping
-        more = flags & _SNDMORE
-        last = len(parts) - 1
-        result = None
-        for i, part in enumerate(parts):
-            if dropping:
-                continue
-            part_flags = _NOBLOCK | _SNDMORE if i < last or more else _NOBLOCK
-            try:
-                result = _send(sock, part, part_flags, copy, track)
-            except zmq.Again:
-                if not (opened or i):
-                    raise  # nothing went out: the caller may wait and retry
-                dropping = part_flags & _SNDMORE != 0 and self._type not in DISCARDS_REST
-        if more:
-            turn.take(current_task())
-            turn.dropping = dropping
-        elif turn.owner is not None:  # then the caller's: its message ends here
-            turn.release()
-        if track and result is None:  # every frame was discarded: nothing to track
-            result = zmq.MessageTracker()
-        return result
 
     async def send_string(self, u: str, flags: int = 0, *, encoding: str = "utf-8") -> None:
         """Send text as one frame, encoded (UTF-8 by default).
@@ -1056,7 +1008,7 @@ class Socket:
         if self._turn.owner is not None:
             self._turn.check()
             raise trio.WouldBlock
-        if self._gate.now(self._put_frames, parts, 0, copy, False, False) is AGAIN:
+        if self._gate.now(self._turn.put, parts, 0, copy, False, False) is AGAIN:
             raise trio.WouldBlock
 
     def recv_nowait(self, flags: int = 0) -> bytes:

@@ -1,4 +1,4 @@
-"""The right to send the next frame of an unfinished multipart message.
+"""The open multipart message: who may send its next frame, and its fate if its peer vanishes.
 
 libzmq glues every frame sent with ``zmq.SNDMORE`` to the frames that follow
 it, whoever sends them. A task that builds a message frame by frame, with
@@ -22,19 +22,41 @@ open, and so takes the turn like any ``SNDMORE`` send.)
 A cancellation between two frames of an open message leaves it open: its
 owner still holds the turn and must send the last frame (or close the
 socket), as a task that holds a lock must release it.
+
+**A peer that vanishes in the middle of a message.** :meth:`SendTurn.put`
+sends the frames of a message, and every send of the socket comes through
+it (or is a whole one-frame message, which has no middle). It is handed the
+socket's send function, so the rule can be tested without I/O
+(``tests/test_turn.py``). libzmq takes the rest of a message once it has
+taken its first frame (the high-water mark counts whole messages), so a
+later frame fails with ``EAGAIN`` only because the pipe to the peer is gone.
+libzmq has then rolled back the frames it queued, and forgotten the
+message. The message is dropped, silently, as blocking pyzmq drops it;
+nothing may wait for room, and the failed frame must not be sent again (it
+would begin a fragment). If the failed frame was not the last, the rest of
+the message must vanish too: the load-balancing types (PUSH, DEALER, REQ;
+``Kind.discards_rest`` in ``_kinds.py``) discard them by themselves, so they
+are handed over as usual (and when they notice the vanished peer before
+the next frame, they discard the rest without any error at all); other
+types (PAIR) keep refusing them, and are not made to discard them, so they
+are discarded here. ``tests/test_libzmq.py`` checks these facts against the
+libzmq in use.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 import trio.lowlevel
+import zmq
 
 from ._errors import closed_socket
 from ._ki import protect_methods
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from trio.lowlevel import Task
 
     from ._readiness import Readiness
@@ -47,6 +69,9 @@ _remove_breaker = getattr(trio.lowlevel, "remove_parking_lot_breaker", None)
 #: Seconds between checks that the owner still lives, where Trio has no
 #: parking-lot breakers.
 OWNER_CHECK = 1.0
+
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE = int(zmq.SNDMORE)
 
 
 def _broken() -> trio.BrokenResourceError:
@@ -61,20 +86,66 @@ def _broken() -> trio.BrokenResourceError:
 class SendTurn:
     """Who may send the next frame: nobody in particular, or the owner of an open message.
 
+    Args:
+        readiness: the socket's, whose close ends every wait for a turn.
+        send: sends one frame, as pyzmq's ``send(data, flags, copy, track)``;
+            ``zmq.Again`` means it sent nothing.
+        discards_rest: the socket type's libzmq discards the rest of a
+            message whose peer vanished by itself (see the module's essay).
+
     Attributes:
         owner: the task whose message is open, or ``None``.
         dropping: the open message died (its peer went away between two
-            frames) and the rest of its frames are to be discarded here; see
-            ``Socket._put_frames``.
+            frames) and the rest of its frames are to be discarded here.
     """
 
-    __slots__ = ("_lot", "_rd", "dropping", "owner")
+    __slots__ = ("_discards_rest", "_lot", "_rd", "_send", "dropping", "owner")
 
-    def __init__(self, readiness: Readiness) -> None:
+    def __init__(
+        self, readiness: Readiness, send: Callable[[Any, int, bool, bool], Any], discards_rest: bool
+    ) -> None:
         self.owner: Task | None = None
         self.dropping = False
         self._lot: trio.lowlevel.ParkingLot | None = None  # made when first needed
         self._rd = readiness
+        self._send = send
+        self._discards_rest = discards_rest
+
+    def put(
+        self, parts: Sequence[Any], flags: int, copy: bool, track: bool, opened: bool
+    ) -> zmq.MessageTracker | None:
+        """Send *parts*, the next frames of one message, without waiting.
+
+        *opened*: earlier frames of the message went out already (it is the
+        calling task's open message); otherwise ``parts[0]`` begins it, and
+        ``zmq.Again`` means that nothing was sent. ``SNDMORE`` in *flags*
+        keeps the message open after *parts*, with the calling task holding
+        the turn. A frame refused after the first is the vanished peer (see
+        the module's essay): the message is dropped.
+        """
+        send = self._send
+        dropping = opened and self.dropping
+        more = flags & _SNDMORE
+        last = len(parts) - 1
+        result = None
+        for i, part in enumerate(parts):
+            if dropping:
+                continue
+            part_flags = _NOBLOCK | _SNDMORE if i < last or more else _NOBLOCK
+            try:
+                result = send(part, part_flags, copy, track)
+            except zmq.Again:
+                if not (opened or i):
+                    raise  # nothing went out: the caller may wait and retry
+                dropping = part_flags & _SNDMORE != 0 and not self._discards_rest
+        if more:
+            self.take(trio.lowlevel.current_task())
+            self.dropping = dropping
+        elif self.owner is not None:  # then the caller's: its message ends here
+            self.release()
+        if track and result is None:  # every frame was discarded: nothing to track
+            result = zmq.MessageTracker()
+        return result
 
     def free_for(self, task: Task | None) -> bool:
         """Whether *task* may send a frame now."""
