@@ -38,6 +38,10 @@ class Peer:
         self.taken.append(data)
 
 
+def _state(turn: SendTurn) -> tuple[object, bool]:
+    return turn.owner, turn.dropping
+
+
 def _turn_for(peer: Peer, discards_rest: bool) -> SendTurn:
     return SendTurn(Readiness(lambda option: 0, -1), peer.send, discards_rest)
 
@@ -87,7 +91,7 @@ async def test_an_open_message_whose_peer_vanished_drops_its_later_frames() -> N
     tracker = turn.put([b"d"], 0, True, True, True)  # the last frame ends the message
     assert len(peer.offered) == offered  # nothing of the dead message went out
     assert isinstance(tracker, zmq.MessageTracker)  # nothing to track, but a tracker
-    assert (turn.owner, turn.dropping) == (None, False)
+    assert _state(turn) == (None, False)
     peer.vanish_after = 10
     turn.put([b"next"], 0, True, False, False)  # the next message goes out whole
     assert peer.taken[-1] == b"next"
