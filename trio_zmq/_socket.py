@@ -137,7 +137,7 @@ class SocketStatistics:
 
     tasks_waiting_send: int
     tasks_waiting_receive: int
-    send_turn_owner: Task | None
+    send_turn_owner: trio.lowlevel.Task | None
     lent_to: str | None
     closed: bool
 
