@@ -417,18 +417,7 @@ OPERATIONS: list[Op] = [
     ),
     # reclaim() of a socket that is not lent "returns after a checkpoint"; lent
     # without a recall, as here, it raises BusyResourceError.
-    Op(
-        "reclaim",
-        acall=lambda t: t.a.reclaim(),
-        bugs={
-            "closed": "reclaim() on a closed socket returns instead of raising "
-            "trio.ClosedResourceError (SPEC, contract 5: any later call raises it): it "
-            "only looks at whether the socket is lent",
-            "elsewhere": "reclaim() from another trio.run() returns instead of raising "
-            "RuntimeError when the socket is not lent (SPEC, contract 8: every call from "
-            "another thread or run raises it): it checks the caller only for a lent socket",
-        },
-    ),
+    Op("reclaim", acall=lambda t: t.a.reclaim()),
     # aclose: "the socket is closed even if this call is cancelled".
     Op(
         "aclose",

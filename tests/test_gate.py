@@ -61,14 +61,14 @@ def fill(sock: trio_zmq.Socket) -> None:
             return
 
 
+#: Calls that make libzmq process the socket's commands (with libzmq 4.3.5,
+#: reading or setting an option other than EVENTS does not; the gate re-checks
+#: after those too, and ``tests/test_conformance.py`` runs every operation).
 CALLS: dict[str, Callable[[trio_zmq.Socket], object]] = {
     "recv_nowait": lambda s: s.recv_nowait(),
     "recv_multipart_nowait": lambda s: s.recv_multipart_nowait(),
     "send_nowait": lambda s: s.send_nowait(b"call"),
     "send_multipart_nowait": lambda s: s.send_multipart_nowait([b"call"]),
-    "get": lambda s: s.get(zmq.LINGER),
-    "set": lambda s: s.set(zmq.LINGER, 0),
-    "subscribe (fails on a PAIR)": lambda s: s.subscribe(b""),
 }
 
 
@@ -77,9 +77,7 @@ def call_swallowing(call: Callable[[trio_zmq.Socket], object], sock: trio_zmq.So
         call(sock)
 
 
-@pytest.mark.parametrize(
-    "name", ["recv_nowait", "recv_multipart_nowait", "get", "subscribe (fails on a PAIR)"]
-)
+@pytest.mark.parametrize("name", ["recv_nowait", "recv_multipart_nowait"])
 async def test_a_call_that_takes_the_edge_of_room_to_send_wakes_the_sleeping_sender(
     ctx: trio_zmq.Context, name: str
 ) -> None:
@@ -105,7 +103,7 @@ async def test_a_call_that_takes_the_edge_of_room_to_send_wakes_the_sleeping_sen
         nursery.cancel_scope.cancel()
 
 
-@pytest.mark.parametrize("name", ["send_nowait", "send_multipart_nowait", "get", "set"])
+@pytest.mark.parametrize("name", ["send_nowait", "send_multipart_nowait"])
 async def test_a_call_that_takes_the_edge_of_a_message_wakes_the_sleeping_receiver(
     ctx: trio_zmq.Context, name: str
 ) -> None:

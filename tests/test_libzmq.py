@@ -13,7 +13,9 @@ gone.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import select
 import shutil
 import subprocess
 import sys
@@ -231,3 +233,47 @@ def test_reading_events_on_an_idle_socket_is_one_poll_system_call_each() -> None
     # One poll() per read; the interpreter's own start and end make a few
     # more, not always the same number.
     assert abs(polls(2000) - polls(1000) - 1000) <= 10
+
+
+def _fd_readable(sock: zmq.Socket[bytes]) -> bool:
+    readable, _, _ = select.select([sock.FD], [], [], 0)
+    return bool(readable)
+
+
+def test_which_calls_take_the_fds_edge() -> None:
+    """Backs tests/test_gate.py's choice of calls: a receive, a send and an EVENTS
+    read process the socket's commands (clearing the FD); an option read does not.
+    The gate re-checks after every call all the same."""
+    ctx = _Context()
+    ctx.made = []
+    try:
+        a, endpoint = _peer(ctx, zmq.PAIR)
+        b = ctx.socket(zmq.PAIR)
+        b.linger = 0
+        b.connect(endpoint)
+
+        def command_queued() -> None:
+            a.get(zmq.EVENTS)  # takes what is pending: the FD is quiet
+            assert not _fd_readable(a)
+            b.send(b"x")  # "activate read" for a: the FD fires
+            assert _fd_readable(a)
+
+        command_queued()
+        a.get(zmq.LINGER)
+        a.set(zmq.LINGER, 0)
+        assert _fd_readable(a)  # options leave the command alone
+        a.get(zmq.EVENTS)
+        assert not _fd_readable(a)
+        a.recv()
+        for take in (lambda: a.recv(zmq.NOBLOCK), lambda: a.send(b"y", zmq.NOBLOCK)):
+            command_queued()
+            time.sleep(0.005)  # a send skips commands for ~1 ms after the last time
+            with contextlib.suppress(zmq.Again):
+                take()
+            assert not _fd_readable(a), take
+            _received(a)
+            _received(b)
+    finally:
+        for sock in ctx.made:
+            sock.close(linger=0)
+        ctx.term()

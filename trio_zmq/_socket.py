@@ -355,10 +355,16 @@ class Socket:
             trio.BusyResourceError: the borrower gave no *recall*; nothing
                 changed.
             RuntimeError: called from another ``trio.run()`` or thread than
-                the one that lent the socket; nothing changed.
+                the one that owns (or lent) the socket; nothing changed.
+            trio.ClosedResourceError: the socket is closed.
             trio.Cancelled: when cancelled. If the borrower was asked, it
                 still gives the socket back, without this call waiting.
         """
+        if self._owner.lent_to is None:
+            await checkpoint_if_cancelled()
+            self._check_usable()
+            await cancel_shielded_checkpoint()
+            return
         await self._owner.reclaim()
 
     async def _retry(
