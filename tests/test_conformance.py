@@ -366,13 +366,12 @@ OPERATIONS: list[Op] = [
         arrange=monitor_with_listener,
         effect=STOPS_MONITOR,
     ),
-    # statistics() "does not touch libzmq, and works from anywhere, at any time".
+    # statistics() "does not touch libzmq, and works at any time, closed or lent".
     Op(
         "statistics",
         lambda t: t.a.statistics(),
         on_closed=Outcome.RETURNS,
         while_lent=Outcome.RETURNS,
-        elsewhere=Outcome.RETURNS,
     ),
     # Closing twice is fine; lend() refuses a closed socket (its docstring).
     Op("close", lambda t: t.a.close(), effect=CLOSES, wakes=False, on_closed=Outcome.RETURNS),

@@ -100,7 +100,7 @@ class Owner:
             return
         if self.lent_to is not None:
             raise self.busy()
-        self._check_caller()
+        self.check_caller()
 
     def admit(self) -> None:
         """The full entry's check, when the caller's run token is not :attr:`token`.
@@ -110,16 +110,18 @@ class Owner:
         """
         if self.lent_to is not None:
             raise self.busy()
-        self._check_caller()
+        self.check_caller()
 
-    def _check_caller(self) -> None:
+    def check_caller(self) -> None:
+        """Refuse a caller from another run or thread (whether or not the socket is lent)."""
         # Outside any run, on the owner's thread, the owner's run is over (it
         # would be current otherwise), so nothing can race the call: closing a
         # socket after trio.run() returned is fine.
         token = _caller_token()
-        if token is self.token:
+        owner = self.token if self._loan is None else self._loan.owner
+        if token is owner:
             return
-        if self.token is _UNOWNED:
+        if owner is _UNOWNED:
             if token is not None:
                 self.token = token
                 self._thread = _get_ident()

@@ -1077,8 +1077,13 @@ class Socket:
         """Who waits on the socket, who holds its send turn, and whether it is lent or closed.
 
         As Trio's ``Lock.statistics()``: a snapshot, for tests and debugging.
-        It does not touch libzmq, and works from anywhere, at any time.
+        It does not touch libzmq, and works at any time, closed or lent.
+
+        Raises:
+            RuntimeError: called from another thread or ``trio.run()`` than
+                the one that owns the socket (whose state it would race).
         """
+        self._owner.check_caller()
         return SocketStatistics(
             tasks_waiting_send=self._waiters[_POLLOUT],
             tasks_waiting_receive=self._waiters[_POLLIN],
