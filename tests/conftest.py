@@ -18,6 +18,8 @@ import trio
 
 import trio_zmq
 
+pytest_plugins = ["pytester"]
+
 TEST_TIMEOUT = float(os.environ.get("TRIO_ZMQ_TEST_TIMEOUT", "20"))
 
 

@@ -13,6 +13,7 @@ itself fail on a missing name too.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import re
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 
 import trio_zmq
 import trio_zmq.auth
+import trio_zmq.testing
 from trio_zmq._options import OPTION_NAMES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -59,6 +61,7 @@ def _documented() -> set[str]:
 def _public() -> list[str]:
     names = [f"trio_zmq.{name}" for name in trio_zmq.__all__]
     names += [f"trio_zmq.auth.{name}" for name in trio_zmq.auth.__all__]
+    names += [f"trio_zmq.testing.{name}" for name in trio_zmq.testing.__all__]
     return names
 
 
@@ -66,7 +69,7 @@ def _public_classes() -> list[tuple[str, type]]:
     classes = []
     for full in _public():
         module, _, name = full.rpartition(".")
-        obj = getattr(trio_zmq.auth if module == "trio_zmq.auth" else trio_zmq, name)
+        obj = getattr(importlib.import_module(module), name)
         if inspect.isclass(obj):
             classes.append((full, obj))
     return classes

@@ -10,7 +10,7 @@ import pytest
 
 import trio_zmq
 
-PUBLIC_MODULES = ["trio_zmq", "trio_zmq.auth"]
+PUBLIC_MODULES = ["trio_zmq", "trio_zmq.auth", "trio_zmq.testing"]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:

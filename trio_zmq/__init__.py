@@ -8,7 +8,7 @@ task waiting on it with ``trio.ClosedResourceError``.
 from __future__ import annotations
 
 # One import line per private module; public names are listed in __all__.
-from . import auth
+from . import auth, testing
 from ._channels import open_channels
 from ._checkpoints import SCHEDULE_INTERVAL, set_strict_checkpoints, strict_checkpoints_enabled
 from ._context import DEFAULT_LINGER, Context
@@ -44,6 +44,7 @@ __all__ = [
     "set_strict_checkpoints",
     "steerable_proxy",
     "strict_checkpoints_enabled",
+    "testing",
 ]
 
 __version__ = "0.2.0"
