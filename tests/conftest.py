@@ -10,13 +10,15 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import trio
 
 import trio_zmq
+
+from .helpers import ENDPOINTS
 
 pytest_plugins = ["pytester"]
 
@@ -44,6 +46,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-async def ctx() -> AsyncIterator[trio_zmq.Context]:
-    async with trio_zmq.Context(linger=0) as context:
-        yield context
+def ctx(zmq_context: trio_zmq.Context) -> trio_zmq.Context:
+    """The plugin's context (``trio_zmq.testing``), under the name the tests use."""
+    return zmq_context
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_helpers_ipc_files() -> Iterator[None]:
+    yield
+    ENDPOINTS.close()

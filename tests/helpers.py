@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: endpoints, socket pairs, subscriptions.
+"""Helpers shared by the tests: socket pairs on the plugin's endpoints, and short
+directories for the ipc endpoints of the command line's subprocesses.
 
 Short ipc endpoints, wherever the checkout and the temporary directory lie:
 
@@ -8,22 +9,22 @@ nox points ``TMPDIR`` into the checkout (``.nox/SESSION/tmp``), so an ipc file
 under ``tmp_path`` or ``tempfile.gettempdir()`` fails from a checkout at an
 ordinary but longer path. ipc files therefore go in a fresh directory under
 ``/tmp`` when it is a writable directory (``tempfile.gettempdir()`` otherwise),
-removed afterwards.
+removed afterwards (``trio_zmq.testing``'s endpoints follow the same rule).
+Subscriptions are proven with ``trio_zmq.testing.wait_subscribed``.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import trio
 import zmq
 
 import trio_zmq
+from trio_zmq.testing._endpoints import Endpoints
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,55 +58,26 @@ def ipc_endpoint(directory: str, name: str) -> str:
     return f"ipc://{path}"
 
 
-_counter = 0
+#: The endpoints of helpers that make sockets without fixtures: the plugin's
+#: own maker (``trio_zmq.testing``), whose ipc directory conftest.py removes
+#: when the session ends.
+ENDPOINTS = Endpoints()
 
 
 def inproc_name(tag: str = "t") -> str:
-    global _counter
-    _counter += 1
-    return f"inproc://{tag}-{os.getpid()}-{_counter}"
-
-
-_ABSTRACT: bool = sys.platform.startswith("linux")
-
-
-def _ipc_name(name: str) -> str:
-    """An ipc endpoint: Linux's abstract namespace, or a file in a short temp directory."""
-    if _ABSTRACT:
-        return f"ipc://@{name}"
-    return f"ipc://{os.path.join(short_temp_root(), name)}"
+    """A fresh inproc endpoint (*tag* says whose, for reading a failure)."""
+    return ENDPOINTS("inproc").replace("inproc://", f"inproc://{tag}-", 1)
 
 
 def pair(
     ctx: trio_zmq.Context, a_type: int, b_type: int, transport: str = "inproc", **options: Any
 ) -> tuple[trio_zmq.Socket, trio_zmq.Socket]:
-    """Two sockets of *ctx*, *a* bound and *b* connected over *transport*."""
+    """Two sockets of *ctx*, *a* bound and *b* connected over *transport*.
+
+    The synchronous twin of the plugin's ``zmq_pair`` fixture, for tests that
+    make pairs in loops or outside fixtures: it proves no subscription.
+    """
     a = ctx.socket(a_type, **options)
     b = ctx.socket(b_type, **options)
-    if transport == "inproc":
-        endpoint = a.bind(inproc_name())
-    elif transport == "tcp":
-        endpoint = a.bind("tcp://127.0.0.1:*")
-    elif transport == "ipc":
-        endpoint = a.bind(_ipc_name(f"trio-zmq-test-{os.getpid()}-{id(a)}"))
-    else:  # pragma: no cover
-        raise ValueError(transport)
-    b.connect(endpoint)
+    b.connect(a.bind(ENDPOINTS(transport)))  # type: ignore[arg-type]
     return a, b
-
-
-async def wait_subscribed(pub: trio_zmq.Socket, sub: trio_zmq.Socket, topic: bytes = b"") -> None:
-    """Publish probes until *sub* sees one: the subscription has reached *pub*."""
-    while True:
-        await pub.send(topic + b"\x00probe")
-        with trio.move_on_after(0.02):
-            while True:
-                msg = await sub.recv()
-                if msg.endswith(b"\x00probe"):
-                    break
-            # drain any other probes already in flight
-            while True:
-                try:
-                    await sub.recv(zmq.NOBLOCK)
-                except zmq.Again:
-                    return

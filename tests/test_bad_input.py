@@ -19,8 +19,9 @@ import trio
 import zmq
 
 import trio_zmq
+from trio_zmq.testing import wait_subscribed
 
-from .helpers import inproc_name, pair, wait_subscribed
+from .helpers import inproc_name, pair
 
 # For each socket type under test: the peer type, and which end sends.
 _PEERS: dict[int, tuple[int, bool]] = {

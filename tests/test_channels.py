@@ -14,7 +14,9 @@ import trio_zmq
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup
 
-from .helpers import inproc_name, pair, wait_subscribed
+from trio_zmq.testing import wait_subscribed
+
+from .helpers import inproc_name, pair
 
 
 async def test_messages_from_ten_producer_tasks_all_arrive_exactly_once(

@@ -17,7 +17,7 @@ def _public_names(module: types.ModuleType) -> set[str]:
     """Names a user sees: not private, not a module imported for internal use."""
     names = set()
     for name, value in vars(module).items():
-        if name.startswith("_") or name == "annotations":
+        if name.startswith(("_", "@")) or name == "annotations":  # "@": pytest's rewriting
             continue
         if isinstance(value, types.ModuleType) and not value.__name__.startswith(
             f"{module.__name__}."

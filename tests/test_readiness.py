@@ -17,8 +17,9 @@ import zmq
 
 import trio_zmq
 from trio_zmq._readiness import Readiness
+from trio_zmq.testing import wait_subscribed
 
-from .helpers import inproc_name, pair, wait_subscribed
+from .helpers import inproc_name, pair
 
 N = 2000
 

@@ -11,6 +11,8 @@ import trio.testing
 import zmq
 
 import trio_zmq
+from trio_zmq.testing import wait_subscribed
+from trio_zmq.testing._plugin import PairMaker
 
 from .helpers import inproc_name, pair
 
@@ -156,13 +158,10 @@ async def test_options_as_attributes_keywords_and_calls(ctx: trio_zmq.Context) -
         _ = sock.not_an_option
 
 
-async def test_subscribe_filters_topics(ctx: trio_zmq.Context) -> None:
-    pub, sub = pair(ctx, zmq.PUB, zmq.SUB)
+async def test_subscribe_filters_topics(zmq_pair: PairMaker) -> None:
+    pub, sub = await zmq_pair(zmq.PUB, zmq.SUB, subscribe=b"news")
     sub.subscribe("weather")
-    sub.subscribe(b"news")
-    from .helpers import wait_subscribed
-
-    await wait_subscribed(pub, sub, b"news")
+    await wait_subscribed(pub, sub, b"weather")
     await pub.send(b"sports 1")
     await pub.send(b"weather 2")
     await pub.send(b"news 3")

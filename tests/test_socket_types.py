@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 import trio
 import zmq
 
 import trio_zmq
+from trio_zmq.testing import wait_subscribed
+from trio_zmq.testing._endpoints import Transport
+from trio_zmq.testing._plugin import PairMaker
 
-from .helpers import pair, wait_subscribed
+from .helpers import pair
 
 TRANSPORTS = ["inproc", "tcp"] + (["ipc"] if zmq.has("ipc") else [])
 
 
 @pytest.fixture(params=TRANSPORTS)
-def transport(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def transport(request: pytest.FixtureRequest) -> Transport:
+    return cast("Transport", request.param)
 
 
 async def test_req_rep(ctx: trio_zmq.Context, transport: str) -> None:
@@ -69,10 +74,8 @@ async def test_dealer_dealer(ctx: trio_zmq.Context, transport: str) -> None:
     assert await a.recv() == b"2"
 
 
-async def test_pub_sub(ctx: trio_zmq.Context, transport: str) -> None:
-    pub, sub = pair(ctx, zmq.PUB, zmq.SUB, transport)
-    sub.subscribe(b"t")
-    await wait_subscribed(pub, sub, b"t")
+async def test_pub_sub(zmq_pair: PairMaker, transport: Transport) -> None:
+    pub, sub = await zmq_pair(zmq.PUB, zmq.SUB, transport, subscribe=b"t")
     await pub.send(b"x-ignored")
     await pub.send_multipart([b"t", b"body"])
     assert await sub.recv_multipart() == [b"t", b"body"]
@@ -93,7 +96,7 @@ async def test_xpub_sub_and_pub_xsub(ctx: trio_zmq.Context, transport: str) -> N
     await xpub.send(b"k1")
     assert await sub.recv() == b"k1"
     pub, xsub = pair(ctx, zmq.PUB, zmq.XSUB, transport)
-    await xsub.send(b"\x01")
+    await xsub.send(b"\x01")  # an XSUB subscribes by sending
     await wait_subscribed(pub, xsub)
     await pub.send(b"any")
     assert await xsub.recv() == b"any"

@@ -47,7 +47,7 @@ __all__ = [
     "testing",
 ]
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # Public names show as trio_zmq.X, not trio_zmq._module.X (as Trio does).
 for _name in __all__:
