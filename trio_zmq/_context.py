@@ -10,7 +10,7 @@ import zmq
 
 from ._errors import context_closed, context_terminated
 from ._ki import protect_methods
-from ._socket import Socket
+from ._socket import Socket, wrap_new
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -130,7 +130,7 @@ class Context:
                 ) from exc
             raise
         try:
-            sock = Socket._create(zsock, self._forget)
+            sock = wrap_new(zsock, self._forget)
             sock.linger = options.pop("linger", self._linger)
             for name, value in options.items():
                 setattr(sock, name, value)

@@ -74,7 +74,7 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer, Self
 
 
-__all__ = ["Socket", "SocketStatistics", "wrapper_of"]
+__all__ = ["Socket", "SocketStatistics", "wrap_new", "wrapper_of"]
 
 T = TypeVar("T")
 
@@ -1134,3 +1134,11 @@ add_option_properties(Socket)
 _SLOTS = frozenset(Socket.__slots__)
 
 protect_methods(Socket)
+
+
+def wrap_new(sock: zmq.Socket[Any], on_close: Callable[[Socket], object]) -> Socket:
+    """Wrap *sock*, a socket just made, calling ``on_close(wrapper)`` when it closes.
+
+    The seam of :class:`trio_zmq.Context`, whose bookkeeping *on_close* is.
+    """
+    return Socket._create(sock, on_close)
