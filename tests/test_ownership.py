@@ -200,3 +200,18 @@ async def test_a_context_with_a_socket_of_another_run_closes_what_it_can_and_say
     await ctx.aclose()
     assert ctx.closed
     assert ctx.underlying.closed
+
+
+async def test_a_lent_socket_refuses_another_runs_wait_closed_and_reclaim(
+    ctx: trio_zmq.Context,
+) -> None:
+    sock = ctx.socket(zmq.PAIR)
+    with sock.lend("a test"):  # lent without a recall
+
+        def elsewhere() -> None:
+            for call in (sock.wait_closed, sock.reclaim):
+                with pytest.raises(RuntimeError, match="trio.run"):
+                    trio.run(call)
+
+        await trio.to_thread.run_sync(elsewhere)
+    sock.close()  # nothing of the other run was left parked on the socket

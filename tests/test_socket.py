@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+from collections.abc import Iterator
 
 import pytest
 import trio
@@ -515,3 +517,34 @@ async def test_a_wait_on_the_raw_fd_itself_is_refused_with_what_to_do(
         with pytest.raises(trio.BusyResourceError, match="sock.poll"):
             await a.recv()
         nursery.cancel_scope.cancel()
+
+
+async def test_the_fileno_duplicate_is_closed_with_a_wrapper_dropped_unclosed() -> None:
+    raw_ctx = zmq.Context()
+    try:
+        raw = raw_ctx.socket(zmq.PAIR)
+        wrapper = trio_zmq.Socket.from_socket(raw)
+        fd = wrapper.fileno()
+        os.fstat(fd)
+        del wrapper
+        gc.collect()
+        with pytest.raises(OSError):
+            os.fstat(fd)
+        raw.close(linger=0)
+    finally:
+        raw_ctx.term()
+
+
+async def test_a_generator_of_frames_that_fails_raises_its_own_error(
+    ctx: trio_zmq.Context,
+) -> None:
+    a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
+
+    def frames() -> Iterator[bytes]:
+        yield b"one"
+        raise TypeError("the user's own mistake")
+
+    with pytest.raises(TypeError, match="the user's own mistake"):
+        await a.send_multipart(frames())
+    await a.send_multipart([b"still", b"works"])
+    assert await b.recv_multipart() == [b"still", b"works"]

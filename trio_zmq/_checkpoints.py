@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import weakref
 from typing import TYPE_CHECKING, Protocol
 
@@ -65,12 +66,14 @@ class Counted(Protocol):
 
 
 _counted: weakref.WeakSet[Counted] = weakref.WeakSet()
+_counted_lock = threading.Lock()  # runs in other threads add to it
 
 
 def count(holder: Counted) -> None:
     """Give *holder* (one run's life) a count of its own, kept in step with the switch."""
-    holder.ticks = _ticks(_interval)
-    _counted.add(holder)
+    with _counted_lock:
+        holder.ticks = _ticks(_interval)
+        _counted.add(holder)
 
 
 def set_strict_checkpoints(enabled: bool = True) -> None:
@@ -84,9 +87,10 @@ def set_strict_checkpoints(enabled: bool = True) -> None:
     The switch is process-wide and takes effect at once.
     """
     global _interval  # the process-wide policy, swapped whole
-    _interval = 1 if enabled else SCHEDULE_INTERVAL
-    for holder in list(_counted):
-        holder.ticks = _ticks(_interval)
+    with _counted_lock:
+        _interval = 1 if enabled else SCHEDULE_INTERVAL
+        for holder in list(_counted):
+            holder.ticks = _ticks(_interval)
 
 
 def strict_checkpoints_enabled() -> bool:

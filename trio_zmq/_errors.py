@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import trio
 import zmq
 
+from ._ki import call_user
 from ._kinds import KINDS, kind_name
 
 if TYPE_CHECKING:
@@ -246,11 +247,12 @@ def check_frames(parts: Iterable[Any], call: str = "send_multipart") -> Sequence
         )
     else:
         try:
-            frames = list(parts)
+            frames_of = iter(parts)
         except TypeError:
             raise TypeError(
                 f"{call}() takes a list of frames, not {type(parts).__name__}"
             ) from None
+        frames = call_user(list, frames_of)  # a generator is the user's code
     if not frames:
         raise ValueError(f"{call}() needs at least one frame; send [b''] for an empty message")
     for part in frames:

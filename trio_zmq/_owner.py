@@ -165,13 +165,13 @@ class Owner:
         if loan is None:
             await trio.lowlevel.cancel_shielded_checkpoint()
             return
-        if loan.recall is None:
-            raise trio.BusyResourceError(
-                f"this socket is in use by {self.lent_to}, which cannot be asked to give it back"
-            )
         if _caller_token() is not loan.owner:
             raise RuntimeError(
                 "a lent trio_zmq socket can be reclaimed only from the trio.run() that lent it"
+            )
+        if loan.recall is None:
+            raise trio.BusyResourceError(
+                f"this socket is in use by {self.lent_to}, which cannot be asked to give it back"
             )
         call_user(loan.recall)  # the borrower's code
         await loan.returned.wait()

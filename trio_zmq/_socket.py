@@ -186,6 +186,7 @@ class Socket:
 
     __slots__ = (
         "__weakref__",
+        "_fd_closer",
         "_fd_copy",
         "_gate",
         "_on_close",
@@ -212,6 +213,7 @@ class Socket:
     _on_close: Callable[[Socket], object] | None
     _waiters: list[int]
     _fd_copy: int | None
+    _fd_closer: weakref.finalize[[int], Socket]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError(
@@ -611,8 +613,13 @@ class Socket:
         events. ``await sock.poll()`` waits without missing any.
         """
         self._check_usable()
+        if self._sock.closed:  # closed under the wrapper, through underlying
+            raise closed_socket()
         if self._fd_copy is None:
-            self._fd_copy = os.dup(self._gate.call(_get, self._sock, zmq.FD))
+            fd = os.dup(self._gate.call(_get, self._sock, zmq.FD))
+            self._fd_copy = fd
+            # Closed with the socket, or with the wrapper if it is dropped unclosed.
+            self._fd_closer = weakref.finalize(self, os.close, fd)
         return self._fd_copy
 
     def close(self, linger: int | None = None) -> None:
@@ -639,6 +646,7 @@ class Socket:
         rd.close()  # wakes every sleeper; notify_closing before the FD goes away
         self._turn.close()  # a message half sent is gone with the socket
         if self._fd_copy is not None:
+            self._fd_closer.detach()
             _close_fd(self._fd_copy)
         if self._on_close is not None:
             self._on_close(self)
@@ -1108,6 +1116,7 @@ class Socket:
         # waiting for the close does not touch the raw socket: no owner check.
         if self._owner.lent_to is not None:
             await checkpoint_if_cancelled()
+            self._owner.check_caller()
         elif needs_full_entry(self._owner.token):
             await self._enter()
         if self._rd.closed:
