@@ -251,3 +251,38 @@ async def test_a_socket_lent_without_a_recall_keeps_the_context_open() -> None:
     await ctx.aclose()  # given back: closing again finishes the job
     assert lent.closed
     assert ctx.underlying.closed
+
+
+async def test_leaving_the_context_stops_a_libzmq_proxy_blocked_on_a_peer_that_reads_nothing() -> (
+    None
+):
+    proxy_ended: list[BaseException] = []
+
+    async def run_proxy(
+        frontend: trio_zmq.Socket,
+        backend: trio_zmq.Socket,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        try:
+            await trio_zmq.proxy(frontend, backend, engine="libzmq", task_status=task_status)
+        except trio.ClosedResourceError as exc:
+            proxy_ended.append(exc)
+
+    async with trio.open_nursery() as nursery, trio_zmq.Context() as ctx:
+        source = ctx.socket(zmq.PUSH)
+        frontend = ctx.socket(zmq.PULL, rcvhwm=1)
+        backend = ctx.socket(zmq.PUSH, sndhwm=1)
+        sink = ctx.socket(zmq.PULL, rcvhwm=1)  # reads nothing
+        source.connect(frontend.bind(inproc_name("front")))
+        sink.connect(backend.bind(inproc_name("back")))
+        await nursery.start(run_proxy, frontend, backend)
+        for _ in range(50):
+            source.send_nowait(b"x" * 10)
+        # The proxy's thread forwards a burst to a pipe with room for two, and
+        # blocks in a send, where it reads no command: a recall alone would
+        # never reach it.
+        assert await sink.poll(flags=zmq.POLLIN)
+        sockets = (source, frontend, backend, sink)
+    assert len(proxy_ended) == 1
+    assert all(sock.closed for sock in sockets)
+    assert ctx.underlying.closed

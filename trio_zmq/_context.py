@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import TYPE_CHECKING, Any, final
 
 import trio
 import zmq
 
 from ._errors import context_closed, context_terminated
+from ._groups import unwrap_groups
 from ._ki import protect_methods
 from ._socket import Socket, wrap_new
 
@@ -28,6 +30,11 @@ DEFAULT_LINGER = 1000
 # How long a cancelled exit waits for lent sockets to come back and for the
 # linger-0 termination to finish.
 _CANCELLED_TERM_WAIT = 5.0
+
+# How long the borrowers of lent sockets get to give them back when asked
+# (a libzmq proxy lets go between two bursts of messages, within moments),
+# before the termination itself takes them back.
+_RECLAIM_WAIT = 1.0
 
 
 @final
@@ -172,18 +179,46 @@ class Context:
             self._closed = True
         return lent
 
-    async def _close_all(self, linger: int | None) -> None:
+    async def _close_all(self, linger: int | None) -> bool:
         """Close every socket this context made, taking the lent ones back (cancellable).
 
-        Each lent socket's borrower is asked to give it back, one at a time,
-        and every socket back by then is closed before the next wait: a
-        libzmq proxy gives all its sockets back at once, and its task then
-        fails, which often cancels this very exit.
+        Every borrower is asked at once to give its sockets back, and the
+        sockets are closed as they come back. A libzmq proxy lets go between
+        two bursts of messages; one blocked sending to a peer that reads
+        nothing never gets there. Past :data:`_RECLAIM_WAIT`, the termination
+        of the context (which this context owns) takes them back: libzmq ends
+        the blocked call with ``ETERM``, and the proxy's thread returns. So
+        leaving never waits for a peer.
+
+        Returns:
+            Whether the context was terminated on the way.
+
+        Raises:
+            trio.BusyResourceError: lent sockets of a context this one does
+                not own (``from_context``) did not come back.
         """
         lent = self._close_sockets(linger)
-        while lent:
-            await lent[0].reclaim()
-            lent = self._close_sockets(linger)
+        if not lent:
+            return False
+        with trio.move_on_after(_RECLAIM_WAIT):
+            await _reclaim(lent)
+        lent = self._close_sockets(linger)
+        if not lent:
+            return False
+        if not self._owned:
+            raise trio.BusyResourceError(
+                f"{len(lent)} of this context's sockets are still lent to a worker thread "
+                f"(a libzmq proxy's, blocked sending to a peer that reads nothing, say) "
+                f"{_RECLAIM_WAIT} s after it was asked to give them back; terminate the "
+                "zmq.Context given to Context.from_context() to stop it"
+            )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                partial(trio.to_thread.run_sync, self._ctx.term, abandon_on_cancel=True)
+            )
+            await _reclaim(lent)  # the termination ends the borrowers' calls
+            self._close_sockets(linger)  # and the termination then ends
+        return True
 
     def destroy(self, linger: int | None = None) -> None:
         """Close every socket this context made, then terminate it (blocking).
@@ -222,9 +257,10 @@ class Context:
         if self._closed:
             await trio.lowlevel.checkpoint()
             return
+        terminated = False
         if trio.current_effective_deadline() != -math.inf:
             try:
-                await self._close_all(None)
+                terminated = await self._close_all(None)
             except trio.Cancelled:
                 await self._destroy_cancelled()
                 raise
@@ -235,7 +271,7 @@ class Context:
             await self._destroy_cancelled()
             await trio.lowlevel.checkpoint()
             return
-        if not self._owned:
+        if terminated or not self._owned:
             await trio.lowlevel.checkpoint()
             return
         # A cancellation here abandons the worker thread, which returns as
@@ -253,8 +289,8 @@ class Context:
         holds a socket, and the termination thread is abandoned.
         """
         with trio.CancelScope(shield=True, deadline=trio.current_time() + _CANCELLED_TERM_WAIT):
-            await self._close_all(0)
-            if self._owned:
+            terminated = await self._close_all(0)
+            if self._owned and not terminated:
                 await trio.to_thread.run_sync(self._ctx.term, abandon_on_cancel=True)
 
     async def __aenter__(self) -> Self:
@@ -275,6 +311,14 @@ class Context:
             # for the next checkpoint. (A libzmq proxy that gave its sockets
             # back fails, and cancels its nursery, often this block's: the
             # user's exception must not be lost to that.)
+
+
+async def _reclaim(lent: list[Socket]) -> None:
+    """Ask every borrower of *lent* at once, and wait until each has given its socket back."""
+    with unwrap_groups():
+        async with trio.open_nursery() as nursery:
+            for sock in lent:
+                nursery.start_soon(sock.reclaim)
 
 
 protect_methods(Context)
