@@ -17,6 +17,11 @@ Nothing here touches a socket, a log or Trio: :func:`parse_request` and
 :class:`MalformedRequest` says what is wrong with frames that break the RFC,
 carrying as much of the request as could be read (the envelope and request
 id above all, so that the sender still gets an error reply).
+
+Whatever the frames hold, reading them raises nothing but
+:class:`MalformedRequest`, whose reason quotes a frame only as far as
+:data:`QUOTED_LENGTH`; and a reply's texts always encode, a lone surrogate
+or any other character UTF-8 cannot carry written as a backslash escape.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CURVE_KEY_BYTES",
     "MECHANISMS",
+    "QUOTED_LENGTH",
     "STATUS_CODES",
     "VERSION",
     "ZAP_ENDPOINT",
@@ -57,6 +63,10 @@ CURVE_KEY_BYTES: Final = 32
 
 #: The status codes RFC 27 defines: success, temporary error, failure, internal error.
 STATUS_CODES: Final = frozenset({200, 300, 400, 500})
+
+#: How much of a field a :class:`MalformedRequest`'s reason quotes: enough
+#: to recognise it, never a whole frame a peer chose to make huge.
+QUOTED_LENGTH: Final = 32
 
 
 @final
@@ -165,6 +175,18 @@ class MalformedRequest(Exception):
         self.mechanism = mechanism
 
 
+def _quoted(field: bytes | str) -> str:
+    """*field*'s ``repr``, cut after :data:`QUOTED_LENGTH` bytes or characters."""
+    if len(field) <= QUOTED_LENGTH:
+        return repr(field)
+    return f"{field[:QUOTED_LENGTH]!r}... ({len(field)} in all)"
+
+
+def _encoded(text: str) -> bytes:
+    """*text* in UTF-8, whatever it holds: what UTF-8 cannot carry is escaped."""
+    return text.encode("utf-8", "backslashreplace")
+
+
 def _after_delimiter(frames: Sequence[bytes], start: int) -> int | None:
     """The index just past the first empty frame at or after *start*, if any."""
     for index in range(start, len(frames)):
@@ -206,14 +228,16 @@ def parse_request(frames: Sequence[bytes]) -> ZapRequest:
         raise malformed(f"{len(body)} frames, too few to hold a request id", None)
     version, request_id = body[0], body[1]
     if version != VERSION:
-        raise malformed(f"unsupported ZAP version {version!r}; only 1.0 is spoken", request_id)
+        raise malformed(
+            f"unsupported ZAP version {_quoted(version)}; only 1.0 is spoken", request_id
+        )
     if len(body) < 6:
         raise malformed(f"{len(body)} frames; a ZAP 1.0 request has at least 6", request_id)
     mechanism = body[5].decode("ascii", "replace")
     credentials = tuple(body[6:])
     expected = MECHANISMS.get(mechanism)
     if expected is None:
-        raise malformed(f"unknown mechanism {mechanism!r}", request_id)
+        raise malformed(f"unknown mechanism {_quoted(mechanism)}", request_id)
     if len(credentials) != expected:
         raise malformed(
             f"{mechanism} takes {expected} credential frames, not {len(credentials)}", request_id
@@ -234,14 +258,19 @@ def parse_request(frames: Sequence[bytes]) -> ZapRequest:
 
 
 def build_reply(reply: ZapReply) -> list[bytes]:
-    """The frames of *reply*, to send on the ROUTER the request came from."""
+    """The frames of *reply*, to send on the ROUTER the request came from.
+
+    The texts go in UTF-8; a character UTF-8 cannot carry (a lone surrogate,
+    as ``os.fsdecode`` makes of a file name's stray byte) goes as its
+    backslash escape, so building a reply never fails on its text.
+    """
     return [
         *reply.envelope,
         VERSION,
         reply.request_id,
         str(reply.status_code).encode("ascii"),
-        reply.status_text.encode("utf-8"),
-        reply.user_id.encode("utf-8"),
+        _encoded(reply.status_text),
+        _encoded(reply.user_id),
         reply.metadata,
     ]
 
