@@ -1,6 +1,8 @@
 """Ironhouse: CURVE on both sides, the server admitting clients by certificate.
 
-Every party has a certificate made with ``zmq.auth.create_certificates``.
+Every party has a certificate made with ``trio_zmq.auth.create_certificates``
+(pyzmq's format; unlike ``zmq.auth.create_certificates``, it keeps each
+secret file readable by its owner only).
 The server knows its own secret key and a directory holding the public
 certificates of the clients it accepts; each client knows its own secret key
 and the server's public key. Traffic is encrypted and both ends are
@@ -21,7 +23,7 @@ import zmq
 import zmq.auth
 
 import trio_zmq
-from trio_zmq.auth import open_authenticator
+from trio_zmq.auth import create_certificates, open_authenticator
 
 
 def make_certificates(base: Path) -> tuple[Path, Path]:
@@ -30,7 +32,7 @@ def make_certificates(base: Path) -> tuple[Path, Path]:
     keys.mkdir()
     trusted.mkdir()
     for name in ("server", "client", "stranger"):
-        zmq.auth.create_certificates(keys, name)  # name.key (public), name.key_secret
+        create_certificates(keys, name)  # name.key (public), name.key_secret (mode 0600)
     shutil.copy(keys / "client.key", trusted)
     return keys, trusted
 
