@@ -305,7 +305,9 @@ class Link:
 
     @property
     def latency(self) -> float:
-        """Seconds added to each direction (0: none). Applies to bytes read from now on.
+        """The delay added to each direction, in seconds (none by default).
+
+        It applies to bytes read from now on.
 
         Raises:
             TypeError: set to something that is not a number.
