@@ -21,6 +21,7 @@ import tempfile
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import trio
 import zmq
 
 import trio_zmq
@@ -81,3 +82,22 @@ def pair(
     b = ctx.socket(b_type, **options)
     b.connect(a.bind(ENDPOINTS(transport)))  # type: ignore[arg-type]
     return a, b
+
+
+def drain(sock: trio_zmq.Socket) -> list[list[bytes]]:
+    """Every message *sock* holds, received without waiting."""
+    messages = []
+    while True:
+        try:
+            messages.append(sock.recv_multipart_nowait())
+        except trio.WouldBlock:
+            return messages
+
+
+def fill(sock: trio_zmq.Socket) -> None:
+    """Send from *sock* until its pipe is full."""
+    while True:
+        try:
+            sock.send_nowait(b"fill")
+        except trio.WouldBlock:
+            return

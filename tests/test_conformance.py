@@ -47,7 +47,7 @@ import zmq
 
 import trio_zmq
 
-from .helpers import inproc_name, pair
+from .helpers import drain, fill, inproc_name, pair
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -107,25 +107,6 @@ def stage(ctx: trio_zmq.Context, kinds: tuple[int, int], **options: Any) -> Stag
     for sock in (a, b):
         sock.get(zmq.EVENTS)  # attaches the inproc pipe now, not at some later call
     return Stage(ctx, a, b, endpoint)
-
-
-def drain(sock: trio_zmq.Socket) -> list[list[bytes]]:
-    """Every message *sock* holds, received without waiting."""
-    messages = []
-    while True:
-        try:
-            messages.append(sock.recv_multipart_nowait())
-        except trio.WouldBlock:
-            return messages
-
-
-def fill(sock: trio_zmq.Socket) -> None:
-    """Send from *sock* until its pipe is full."""
-    while True:
-        try:
-            sock.send_nowait(b"fill")
-        except trio.WouldBlock:
-            return
 
 
 def is_free(ctx: trio_zmq.Context, endpoint: str) -> bool:

@@ -9,17 +9,19 @@ the sleepers a fresh look at ``zmq.EVENTS``.
 
 Remembered at each call site, that rule was forgotten at one of them (a
 ``*_nowait`` call failing with ``trio.WouldBlock`` stranded a sleeper). So
-no code of trio_zmq calls the raw socket except through a :class:`Gate`:
-:meth:`Gate.now` makes the call and, however it ends (a result,
-``zmq.Again`` or any error), hands the sleepers a fresh look, in one
-``finally`` that every call goes through. ``tests/test_conformance.py``
-drives every public operation of a socket through the scenario that needs
-it.
+``trio_zmq.Socket`` calls its raw socket only through its :class:`Gate`
+(but for the few option reads that make the wrapper, before anyone can
+wait on it; they process no commands): :meth:`Gate.now` makes the call
+and, however it ends (a result, ``zmq.Again`` or any error), hands the
+sleepers a fresh look, in one ``finally`` that every call goes through.
+``tests/test_conformance.py`` drives every public operation of a socket
+through the scenario that needs it. (A raw ``zmq.Socket`` that a Poller
+waits on without a wrapper, and the libzmq proxy's own control socket, are
+outside: no ``trio_zmq.Socket`` sleeps on them.)
 
 :meth:`Gate.now` is also the one shape of an attempt: ``zmq.Again`` comes
-back as :data:`AGAIN` (cheaper than an exception, and the slow path of
-every async call starts from it), and libzmq's other errors come out
-translated (``_errors.py``).
+back as :data:`AGAIN`, a value the slow path of every async call starts
+from, and libzmq's other errors come out translated (``_errors.py``).
 """
 
 from __future__ import annotations
