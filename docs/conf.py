@@ -83,10 +83,16 @@ nitpick_ignore_regex = [
 logger = logging.getLogger(__name__)
 
 
+#: Loaded by pytest only (it imports pytest), and defines no constant.
+_PYTEST_PLUGIN = "trio_zmq.testing._plugin"
+
+
 def _private_modules() -> list[str]:
     """Every private module of trio_zmq (where the public names are defined)."""
     names = []
     for info in pkgutil.walk_packages(trio_zmq.__path__, "trio_zmq."):
+        if info.name == _PYTEST_PLUGIN:
+            continue
         if any(part.startswith("_") for part in info.name.split(".")[1:]):
             names.append(info.name)
     return names
