@@ -181,7 +181,8 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHONS[-1])
 def examples(session: nox.Session) -> None:
     """Run every example to completion, each with a time limit."""
-    _install_wheel(session, "anyio>=4.4")  # examples/anyio_backend.py
+    # anyio: examples/anyio_backend.py; pytest: examples/testing_broker.py runs its tests.
+    _install_wheel(session, "anyio>=4.4", "pytest>=8", "pytest-trio>=0.8.0")
     for example in sorted((ROOT / "examples").glob("*.py")):
         session.log(f"example: {example.name}")
         session.run("python", "-X", "dev", str(example), env={"PYTHONWARNINGS": "error"})
