@@ -32,7 +32,7 @@ import trio.testing
 import zmq
 
 import trio_zmq
-from trio_zmq.testing import open_link
+from trio_zmq.testing import Endpoints, open_link
 
 # ----------------------------------------------------------------------
 # The service
@@ -130,11 +130,9 @@ async def ask(client: trio_zmq.Socket, job: bytes) -> tuple[bytes, int]:
 # ----------------------------------------------------------------------
 # The tests
 
-MakeEndpoint = Callable[[str], str]  # the zmq_endpoint fixture: zmq_endpoint("tcp"), ("ipc")
-
 
 async def test_a_job_whose_worker_vanishes_is_done_by_another_worker(
-    zmq_context: trio_zmq.Context, zmq_endpoint: MakeEndpoint
+    zmq_context: trio_zmq.Context, zmq_endpoint: Endpoints
 ) -> None:
     took_it = trio.Event()
 
@@ -178,7 +176,7 @@ async def next_event(events: trio_zmq.MonitorEvents, wanted: zmq.Event) -> None:
 
 
 async def test_heartbeats_notice_a_partition_and_jobs_go_through_after_the_heal(
-    zmq_context: trio_zmq.Context, zmq_endpoint: MakeEndpoint
+    zmq_context: trio_zmq.Context, zmq_endpoint: Endpoints
 ) -> None:
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
@@ -214,7 +212,7 @@ async def weigh(job: bytes) -> bytes:
 
 
 async def test_a_slow_link_paces_the_client_and_bounds_what_it_has_in_flight(
-    zmq_context: trio_zmq.Context, zmq_endpoint: MakeEndpoint
+    zmq_context: trio_zmq.Context, zmq_endpoint: Endpoints
 ) -> None:
     sent = 0
 

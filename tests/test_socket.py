@@ -13,8 +13,7 @@ import trio.testing
 import zmq
 
 import trio_zmq
-from trio_zmq.testing import wait_subscribed
-from trio_zmq.testing._plugin import PairMaker
+from trio_zmq.testing import PairMaker, wait_subscribed
 
 from .helpers import inproc_name, pair
 

@@ -9,9 +9,7 @@ import trio
 import zmq
 
 import trio_zmq
-from trio_zmq.testing import wait_subscribed
-from trio_zmq.testing._endpoints import Transport
-from trio_zmq.testing._plugin import PairMaker
+from trio_zmq.testing import PairMaker, Transport, wait_subscribed
 
 from .helpers import pair
 

@@ -8,10 +8,21 @@ through the package's entry point; nothing here needs pytest.
 
 from __future__ import annotations
 
+from ._endpoints import Endpoints, Transport
 from ._link import Link, LinkStatistics, open_link
+from ._plugin_types import PairMaker
 from ._subscribed import PROBE_MARK, wait_subscribed
 
-__all__ = ["PROBE_MARK", "Link", "LinkStatistics", "open_link", "wait_subscribed"]
+__all__ = [
+    "PROBE_MARK",
+    "Endpoints",
+    "Link",
+    "LinkStatistics",
+    "PairMaker",
+    "Transport",
+    "open_link",
+    "wait_subscribed",
+]
 
 # Public names show as trio_zmq.testing.X (as trio_zmq's own do).
 for _name in __all__:

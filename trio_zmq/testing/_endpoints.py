@@ -15,11 +15,12 @@ import itertools
 import os
 import shutil
 import tempfile
-from typing import Literal, final
+from typing import Literal, TypeAlias, final
 
 __all__ = ["IPC_PATH_MAX", "Endpoints", "Transport"]
 
-Transport = Literal["tcp", "ipc", "inproc"]
+#: The transports of the plugin's endpoints and pairs.
+Transport: TypeAlias = Literal["tcp", "ipc", "inproc"]
 
 #: The longest ipc path libzmq accepts, in bytes.
 IPC_PATH_MAX = 107

@@ -8,7 +8,7 @@ run in the test's Trio run, so a test uses them under pytest-trio's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import zmq
@@ -19,20 +19,14 @@ from ._endpoints import Endpoints, Transport
 from ._subscribed import wait_subscribed
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Iterator
+    from collections.abc import AsyncIterator, Iterator
 
-__all__ = ["PairMaker", "zmq_context", "zmq_endpoint", "zmq_pair"]
+    from ._plugin_types import PairMaker
+
+__all__ = ["zmq_context", "zmq_endpoint", "zmq_pair"]
 
 _PUBLISHERS = frozenset({int(zmq.PUB), int(zmq.XPUB)})
 _SUBSCRIBERS = frozenset({int(zmq.SUB), int(zmq.XSUB)})
-
-
-class PairMaker(Protocol):
-    """What the ``zmq_pair`` fixture is: ``await zmq_pair(bind_type, connect_type, ...)``."""
-
-    def __call__(
-        self, bind_type: int, connect_type: int, transport: Transport = ..., **options: Any
-    ) -> Awaitable[tuple[trio_zmq.Socket, trio_zmq.Socket]]: ...
 
 
 @pytest.fixture
