@@ -5,9 +5,13 @@ DEALER while peers in a thread connect, receive a few messages and vanish,
 often between two frames of a message. Every message a peer receives must be
 whole, and every send must return, or honour its deadline, within a bound.
 
-One peer at a time: with three or more peers, libzmq itself can split a
-message when another peer's pipe goes away in its middle, blocking pyzmq
-included (see the xfail in ``test_libzmq.py``).
+One peer at a time: with two pipes at the sender, libzmq itself can split a
+message when the other pipe goes away in its middle, blocking pyzmq
+included (see the xfail in ``test_libzmq.py``). A peer's close ends its
+pipe at the sender only a little later (the sender's socket takes the
+news at its next call), so the next peer connects :data:`GAP` seconds
+after the last one closed: without the gap, about one run in ten saw the
+libzmq split (a message's first two frames glued to the next message).
 
 A few seconds in the default suite; ``nox -s soak`` (``TRIO_ZMQ_SOAK=1``)
 runs it for a minute per socket type.
@@ -35,6 +39,8 @@ DEADLINE = 0.2
 #: can be slow; a send that ignores its deadline never returns).
 SLACK = 10.0
 _HEADER = struct.Struct("!QI")
+#: Seconds between one peer's close and the next peer's connect (see above).
+GAP = 0.05
 
 
 @dataclass
@@ -80,6 +86,7 @@ def _peers(endpoint: str, peer_type: int, stop: threading.Event, tally: Tally, s
                 pass
             finally:
                 peer.close(linger=0)
+            stop.wait(GAP)
     finally:
         zctx.term()
 
