@@ -644,12 +644,15 @@ class PartitionRun:
         figures: dict[str, Any] = {}
         await self.flowing()
         lost_before = await self.losses()
-        seq_before = {name: source.seq for name, source in self.sources.items()}
         for source in self.sources.values():
             source.blocked = trio.Event()
             source.overshoots.clear()
         partitioned_at = trio.current_time()
         await self.cable.set_down("right")
+        # Counted once the link is down: taking it down runs `ip`, which a
+        # loaded machine makes slow, and messages flow on meanwhile (CI saw
+        # 105 sends "during" a partition that had not yet begun).
+        seq_before = {name: source.seq for name, source in self.sources.items()}
 
         # libzmq's heartbeat notices the silence; the monitor says so.
         # A socket that sends has data stuck in the kernel, and notices
