@@ -37,6 +37,7 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinxcontrib_trio",
     "myst_parser",
+    "sphinx_copybutton",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -62,6 +63,14 @@ autodoc_preserve_defaults = True
 # every directive, so that all of autodoc's hooks (preserved defaults among
 # them) run for its documenters too.
 autodoc_use_legacy_class_based = True
+
+# A copy button on every code block. It copies what a reader would type:
+# without the shell's ``$`` and Python's ``>>>``/``...`` prompts, and without
+# the output lines of a console session (those have no prompt).
+copybutton_prompt_text = r"\$ |>>> |\.\.\. "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_exclude = ".linenos, .gp, .go"
 
 # Every code sample in the prose pages runs in the doctest builder.
 doctest_global_setup = """

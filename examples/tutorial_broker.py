@@ -6,7 +6,8 @@ and ROUTER sockets)"), grown with what the tutorial teaches, one piece each:
 * the broker is trio_zmq.steerable_proxy between a ROUTER for clients (tcp)
   and a DEALER for workers (inproc), started as a supervised task;
 * the ROUTER admits clients by PLAIN user name and password, which
-  trio_zmq.auth's authenticator checks from a task of the same nursery;
+  trio_zmq.auth's authenticator checks (open_authenticator: its block
+  encloses everything that uses the secured sockets);
 * the workers are tasks that share one DEALER socket through open_channels;
 * the clients are REQ sockets that wait a moment for each reply and, made
   with req_relaxed and req_correlate, ask again when it does not come (one
@@ -15,7 +16,8 @@ and ROUTER sockets)"), grown with what the tutorial teaches, one piece each:
   tries a wrong password).
 
 When every client has its answers, the program prints the broker's
-statistics and stops everything by cancelling one nursery.
+statistics and stops the rest by cancelling one nursery; the authenticator
+stops when its block ends.
 Run: python examples/tutorial_broker.py
 """
 
@@ -102,10 +104,11 @@ async def intruder(ctx: trio_zmq.Context, endpoint: str) -> None:
 
 
 async def main() -> None:
-    async with trio_zmq.Context() as ctx, trio.open_nursery() as nursery:
-        auth: trio_zmq.auth.Authenticator = await nursery.start(
-            trio_zmq.auth.serve_authenticator, ctx
-        )
+    async with (
+        trio_zmq.Context() as ctx,
+        trio_zmq.auth.open_authenticator(ctx) as auth,
+        trio.open_nursery() as nursery,
+    ):
         auth.allow("127.0.0.1")
         auth.configure_plain(domain="*", passwords=PASSWORDS)
 
@@ -127,7 +130,7 @@ async def main() -> None:
         stats = broker.statistics()
         print(f"broker: {stats.frontend.messages_in} frames from clients,")
         print(f"        {stats.backend.messages_in} frames from workers")
-        nursery.cancel_scope.cancel()  # the broker, the workers, the monitor, the authenticator
+        nursery.cancel_scope.cancel()  # the broker, the workers and the monitor
 
 
 if __name__ == "__main__":
