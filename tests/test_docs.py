@@ -118,3 +118,13 @@ def test_the_guide_page_names_every_example() -> None:
     assert examples
     missing = [example.name for example in examples if f"`{example.name}`" not in guide]
     assert not missing, f"docs/guide.md does not present {missing}"
+
+
+def test_the_changelog_headings_render_without_literal_brackets() -> None:
+    """``## [0.3.0]`` is a link only with a definition ``[0.3.0]: URL``; else it shows its brackets."""
+    changelog = (DOCS.parent / "CHANGELOG.md").read_text()
+    definitions = set(re.findall(r"^\[([^\]]+)\]: \S+", changelog, flags=re.MULTILINE))
+    headings = re.findall(r"^##+ (.*)$", changelog, flags=re.MULTILINE)
+    assert any(re.match(r"\d+\.\d+\.\d+ - \d{4}-\d\d-\d\d$", heading) for heading in headings)
+    bare = [h for h in headings if (m := re.match(r"\[([^\]]+)\]", h)) and m[1] not in definitions]
+    assert not bare, f"headings whose brackets would show: {bare}"
