@@ -90,7 +90,7 @@ def _members(cls: type) -> set[str]:
 
 def test_the_reader_finds_nested_and_qualified_directives() -> None:
     documented = _documented()
-    assert "trio_zmq.Context.socket" in documented  # nested in its class
+    assert "trio_zmq.Context.socket" in documented  # written as Context.socket
     assert "trio_zmq.Socket.send" in documented  # written as Socket.send
     assert "trio_zmq.auth.Authenticator.allow" in documented  # after currentmodule
 
@@ -128,3 +128,19 @@ def test_the_changelog_headings_render_without_literal_brackets() -> None:
     assert any(re.match(r"\d+\.\d+\.\d+ - \d{4}-\d\d-\d\d$", heading) for heading in headings)
     bare = [h for h in headings if (m := re.match(r"\[([^\]]+)\]", h)) and m[1] not in definitions]
     assert not bare, f"headings whose brackets would show: {bare}"
+
+
+def test_every_version_note_of_the_reference_names_a_release_of_the_changelog() -> None:
+    releases = set(
+        re.findall(r"^## \[?(\d+\.\d+\.\d+)", (DOCS.parent / "CHANGELOG.md").read_text(), re.M)
+    )
+    reference = (DOCS / "reference.rst").read_text()
+    notes = re.findall(r"\.\. version(?:added|changed|removed):: (\S+)", reference)
+    assert len(notes) >= 20
+    assert set(notes) <= releases - {"0.1.0"}, set(notes) - releases
+
+
+def test_socket_iteration_is_documented_as_async_for() -> None:
+    reference = (DOCS / "reference.rst").read_text()
+    assert "__anext__" not in reference
+    assert ".. describe:: async for message in sock" in reference
