@@ -6,15 +6,21 @@ block of the prose pages. The reference is autodoc over the docstrings;
 sphinxcontrib-trio marks what is awaited, entered with ``async with`` or
 iterated with ``async for``.
 
-The build reaches no network, so there is no intersphinx: names of Trio,
-pyzmq and the standard library are written as literals, and the few that
-autodoc writes into signatures are listed in ``nitpick_ignore_regex``.
+The build reaches no network, yet names of Trio, pyzmq and the standard
+library link to their projects' documentation: intersphinx reads inventories
+kept in ``docs/_inventories/``, which ``python docs/make_inventories.py``
+writes from the installed packages (run it again to refresh them). Besides
+the roles (``:class:`trio.Cancelled```), a literal that is nothing but such
+a name, or a call of one (``trio.Cancelled``, ``asyncio.wait_for(...)``),
+becomes a link: the porting tables and the docstrings name them that way.
 """
 
 from __future__ import annotations
 
 import inspect
 import pkgutil
+import re
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
@@ -35,6 +41,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.doctest",
+    "sphinx.ext.intersphinx",
     "sphinxcontrib_trio",
     "myst_parser",
     "sphinx_copybutton",
@@ -64,6 +71,16 @@ autodoc_preserve_defaults = True
 # them) run for its documenters too.
 autodoc_use_legacy_class_based = True
 
+# Offline intersphinx: the inventories are files of this repository, made by
+# docs/make_inventories.py (its docstring says how to refresh them).
+_INVENTORIES = Path(__file__).resolve().parent / "_inventories"
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", str(_INVENTORIES / "python.inv")),
+    "trio": ("https://trio.readthedocs.io/en/stable", str(_INVENTORIES / "trio.inv")),
+    "pyzmq": ("https://pyzmq.readthedocs.io/en/latest", str(_INVENTORIES / "pyzmq.inv")),
+}
+intersphinx_timeout = 1
+
 # A copy button on every code block. It copies what a reader would type:
 # without the shell's ``$`` and Python's ``>>>``/``...`` prompts, and without
 # the output lines of a console session (those have no prompt).
@@ -80,10 +97,7 @@ import trio_zmq
 """
 doctest_test_doctest_blocks = ""  # only explicit doctest/testcode blocks run
 
-# Names from outside this package that autodoc writes into signatures and
-# that no page here documents (no intersphinx: the build is offline).
 nitpick_ignore_regex = [
-    (r"py:.*", r"(trio|zmq|typing_extensions|collections\.abc|os|types|contextlib)\..*"),
     # Type aliases and type variables of the signatures, defined for type
     # checkers only.
     (r"py:class", r"(Buffer|T|CurveCallback)"),
@@ -179,6 +193,70 @@ def _qualify_foreign_types(app: Any, doctree: nodes.document) -> None:
                 xref.children = [nodes.Text(f"{package}.{target.rpartition('.')[2]}")]
 
 
+#: A literal that names one outside object, or calls it: ``trio.Cancelled``,
+#: ``await asyncio.wait_for(sock.recv(), timeout=1)``, ``ctx = zmq.asyncio.Context()``,
+#: ``TypeError``.
+_NAMED_LITERAL = re.compile(r"^(?:await |\w+ = )?(?P<name>[A-Za-z_][\w.]*)(?:\(.*\))?$", re.DOTALL)
+#: Roles of intersphinx's object types, for the references made below.
+_ROLES = {
+    "py:module": "mod",
+    "py:class": "class",
+    "py:exception": "exc",
+    "py:function": "func",
+    "py:method": "meth",
+    "py:attribute": "attr",
+    "py:data": "data",
+}
+
+
+def _link_named_literals(app: Any, doctree: nodes.document) -> None:
+    """Make inline literals that name an object of Python, Trio or pyzmq links to it.
+
+    The prose and the docstrings write outside names as code (``trio.Cancelled``,
+    a porting table's ``asyncio.wait_for(...)``); where the whole literal is one
+    name of the inventories, or a call of one, it becomes a cross-reference
+    that intersphinx resolves. Literals already in a link or a signature stay
+    as they are, and so do bare words that are not qualified (``send``), except
+    Python's builtins.
+    """
+    from sphinx.ext.intersphinx import InventoryAdapter
+
+    known: dict[str, str] = {}
+    for objtype, objects in InventoryAdapter(app.env).main_inventory.items():
+        if objtype in _ROLES:
+            for name in objects:
+                known.setdefault(name, _ROLES[objtype])
+    for literal in list(doctree.findall(nodes.literal)):
+        if isinstance(
+            literal.parent, (nodes.reference, addnodes.pending_xref, nodes.literal_block)
+        ):
+            continue
+        if any(isinstance(a, addnodes.desc_signature) for a in _ancestors(literal)):
+            continue
+        match = _NAMED_LITERAL.match(literal.astext())
+        if match is None or match["name"] not in known:
+            continue
+        name = match["name"]
+        xref = addnodes.pending_xref(
+            "",
+            refdomain="py",
+            reftype=known[name],
+            reftarget=name,
+            refexplicit=True,
+            refwarn=False,
+        )
+        literal.replace_self(xref)
+        xref += literal
+
+
+def _ancestors(node: nodes.Node) -> list[nodes.Node]:
+    found = []
+    while node.parent is not None:
+        node = node.parent
+        found.append(node)
+    return found
+
+
 def _resolve_from_private_modules(
     app: Any, env: Any, node: addnodes.pending_xref, contnode: nodes.Element
 ) -> nodes.Element | None:
@@ -228,5 +306,6 @@ def setup(app: Any) -> None:
     app.connect("autodoc-process-docstring", _constant_docstring)
     app.connect("autodoc-process-signature", _drop_misleading_signature_parts)
     app.connect("doctree-read", _qualify_foreign_types)
+    app.connect("doctree-read", _link_named_literals)
     app.connect("missing-reference", _resolve_from_private_modules)
     app.connect("env-check-consistency", _check_reference_is_complete)
