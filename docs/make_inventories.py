@@ -25,10 +25,13 @@ import importlib
 import inspect
 import pkgutil
 import types
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sphobjinv as soi
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 OUT = Path(__file__).resolve().parent / "_inventories"
 
