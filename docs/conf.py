@@ -97,6 +97,10 @@ import trio_zmq
 """
 doctest_test_doctest_blocks = ""  # only explicit doctest/testcode blocks run
 
+# Every reference must resolve, whoever builds the site (nox -s docs, Read the
+# Docs): nitpicky here, not only on the command line.
+nitpicky = True
+
 nitpick_ignore_regex = [
     # Type aliases and type variables of the signatures, defined for type
     # checkers only.
