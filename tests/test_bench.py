@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from trio_zmq import _bench, _bench_plot
-from trio_zmq._bench import main
+from trio_zmq._bench import main, plot, runner
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +51,7 @@ RECORDS = [
 
 
 def test_relative_speeds_are_longer_is_better_for_latency_too() -> None:
-    speeds = _bench_plot.relative_speeds(RECORDS)
+    speeds = plot.relative_speeds(RECORDS)
     assert speeds == {
         "TCP": {"pyzmq": 1.0, "trio_zmq": 0.5, "trio_zmq @against": 0.25},
         "RTT": {"pyzmq": 1.0, "trio_zmq": 0.8},  # 100 us against 125 us: 0.8 as fast
@@ -81,7 +80,7 @@ def test_plot_without_matplotlib_says_what_to_install_before_measuring(
         measured.append(args)
         return []
 
-    monkeypatch.setattr(_bench, "run", run)
+    monkeypatch.setattr(runner, "run", run)
     with pytest.raises(SystemExit, match=r"pip install 'trio-zmq\[bench\]'"):
         main(["--quick", "--plot", str(tmp_path / "chart.svg")])
     assert measured == []

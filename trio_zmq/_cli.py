@@ -10,7 +10,7 @@ does, 1 for the rest. Ctrl-C ends it with status 130 and no traceback.
 The commands are listed once, in :data:`COMMANDS`: each with its help, the
 function that adds its arguments and the one that runs it. The everyday
 tools live in ``_tools.py``, the demo in ``_demo.py``, the benchmark in
-``_bench.py``; the benchmark is imported only when ``trio-zmq bench`` runs.
+``_bench/``; the benchmark is imported only when ``trio-zmq bench`` runs.
 """
 
 from __future__ import annotations
