@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-if sys.argv[1:2] == ["worker"]:
-    from .workers import worker_main
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["worker"]:
+        from .workers import worker_main
 
-    worker_main(sys.argv[2:])
-else:
-    from .command import main
+        worker_main(sys.argv[2:])
+    else:
+        from .command import main
 
-    sys.exit(main())
+        sys.exit(main())
