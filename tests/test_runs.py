@@ -108,24 +108,30 @@ async def test_socket_calls_are_cancel_points_on_the_fast_path(ctx: trio_zmq.Con
         b.recv_nowait()  # and the cancelled send sent nothing
 
 
+async def _send_from_another_run(sock: trio_zmq.Socket) -> list[BaseException]:
+    """Send on *sock* from a trio.run() in another thread; what that run raised."""
+    errors: list[BaseException] = []
+
+    def other_run() -> None:
+        async def use() -> None:
+            await sock.send(b"from another run")
+
+        try:
+            trio.run(use)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    await trio.to_thread.run_sync(thread.join)
+    return errors
+
+
 async def test_a_socket_of_another_run_is_still_refused() -> None:
     async with trio_zmq.Context() as ctx:
         a, _ = pair(ctx, zmq.PAIR, zmq.PAIR)
         await a.send(b"adopted")
-        errors: list[BaseException] = []
-
-        def other_run() -> None:
-            async def use() -> None:
-                await a.send(b"from another run")
-
-            try:
-                trio.run(use)
-            except BaseException as exc:
-                errors.append(exc)
-
-        thread = threading.Thread(target=other_run)
-        thread.start()
-        await trio.to_thread.run_sync(thread.join)
+        errors = await _send_from_another_run(a)
         assert len(errors) == 1
         assert isinstance(errors[0], RuntimeError)
         assert "belongs to the trio.run()" in str(errors[0])
@@ -340,19 +346,7 @@ def test_where_trios_internals_lie_a_socket_still_refuses_another_run(lying_trio
                 a, b = pair(ctx, zmq.PAIR, zmq.PAIR)
                 await a.send(b"adopted")
                 assert await b.recv() == b"adopted"
-
-                def other_run() -> None:
-                    async def use() -> None:
-                        await a.send(b"from another run")
-
-                    try:
-                        trio.run(use)
-                    except BaseException as exc:
-                        errors.append(exc)
-
-                thread = threading.Thread(target=other_run)
-                thread.start()
-                await trio.to_thread.run_sync(thread.join)
+                errors.extend(await _send_from_another_run(a))
 
     trio.run(main)
     assert len(errors) == 1
