@@ -107,6 +107,8 @@ async def test_a_call_that_takes_the_edge_of_a_message_wakes_the_sleeping_receiv
 
 
 async def test_the_gate_rechecks_on_every_way_out() -> None:
+    """Each of the gate's ways in (``now``, and the two hot ones spelled out) re-checks
+    however the call ends: a result, ``zmq.Again``, a libzmq error, any other error."""
     checked: list[str] = []
 
     class Sleepers:
@@ -115,17 +117,44 @@ async def test_the_gate_rechecks_on_every_way_out() -> None:
         def recheck(self) -> None:
             checked.append("recheck")
 
-    def again() -> None:
+    def again(*_: object) -> None:
         raise zmq.Again()
 
-    def error() -> None:
+    def error(*_: object) -> None:
         raise zmq.ZMQError(zmq.EINVAL)
 
-    gate = Gate(Sleepers(), zmq.PAIR)  # type: ignore[arg-type]
-    assert gate.now(lambda: 7) == 7
-    assert gate.now(again) is AGAIN
-    with pytest.raises(zmq.ZMQError):
-        gate.now(error)
-    with pytest.raises(ZeroDivisionError):
-        gate.now(lambda: 1 / 0)
-    assert checked == ["recheck"] * 4
+    def crash(*_: object) -> None:
+        raise ZeroDivisionError
+
+    with zmq.Context() as ctx, ctx.socket(zmq.PUSH) as push:  # no peer: a send is Again
+        gate = Gate(push, Sleepers(), zmq.PUSH)  # type: ignore[arg-type]
+        assert gate.now(lambda: 7) == 7
+        assert gate.now(again) is AGAIN
+        with pytest.raises(zmq.ZMQError):
+            gate.now(error)
+        with pytest.raises(ZeroDivisionError):
+            gate.now(crash)
+        assert checked == ["recheck"] * 4
+
+        checked.clear()
+        assert gate.receive(lambda *args: args[1:], 1, True, False) == (1, True, False)
+        assert gate.receive(again, 1, True, False) is AGAIN
+        with pytest.raises(zmq.ZMQError):
+            gate.receive(error, 1, True, False)
+        with pytest.raises(ZeroDivisionError):
+            gate.receive(crash, 1, True, False)
+        assert checked == ["recheck"] * 4
+
+        checked.clear()
+        assert gate.send(b"x", zmq.NOBLOCK, True, False) is AGAIN
+        with pytest.raises(TypeError):
+            gate.send("text", zmq.NOBLOCK, True, False)
+        with ctx.socket(zmq.PULL) as pull:
+            pull.bind("inproc://the-gate-sends")
+            push.connect("inproc://the-gate-sends")  # a bound inproc peer: a pipe at once
+            assert gate.send(b"x", zmq.NOBLOCK, True, False) is None
+        closed = ctx.socket(zmq.PUSH)
+        closed.close()
+        with pytest.raises(trio.ClosedResourceError):  # ENOTSOCK, translated
+            Gate(closed, Sleepers(), zmq.PUSH).send(b"x", zmq.NOBLOCK, True, False)  # type: ignore[arg-type]
+        assert checked == ["recheck"] * 4

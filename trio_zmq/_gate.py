@@ -22,6 +22,13 @@ outside: no ``trio_zmq.Socket`` sleeps on them.)
 :meth:`Gate.now` is also the one shape of an attempt: ``zmq.Again`` comes
 back as :data:`AGAIN`, a value the slow path of every async call starts
 from, and libzmq's other errors come out translated (``_errors.py``).
+
+Two attempts are made far more often than the rest: a receive and a send,
+once or more per message. :meth:`Gate.receive` and :meth:`Gate.send` are
+:meth:`Gate.now` with their arguments spelled out, because passing them
+through ``*args`` costs some 50 ns a call, a tenth of receiving a small
+message (``docs/performance.md``). The three share the shape above, and
+``tests/test_gate.py`` holds each of them to it.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import enum
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, final
 
 import zmq
+import zmq.backend
 
 from ._errors import raise_translated
 from ._ki import protect_methods
@@ -42,6 +50,9 @@ if TYPE_CHECKING:
 __all__ = ["AGAIN", "Again", "Gate"]
 
 T = TypeVar("T")
+
+# The Cython method under pyzmq's Python layer (see ``_socket.py``).
+_send: Any = zmq.backend.Socket.send
 
 
 class Again(enum.Enum):
@@ -59,9 +70,10 @@ AGAIN: Final[Literal[Again.AGAIN]] = Again.AGAIN
 class Gate:
     """Every call into one socket's libzmq goes through here."""
 
-    __slots__ = ("_rd", "_type")
+    __slots__ = ("_rd", "_sock", "_type")
 
-    def __init__(self, readiness: Readiness, socket_type: int) -> None:
+    def __init__(self, sock: zmq.Socket[Any], readiness: Readiness, socket_type: int) -> None:
+        self._sock = sock  # for the two hot attempts; the others name it themselves
         self._rd = readiness
         self._type = socket_type  # for the hints of translated errors
 
@@ -77,6 +89,51 @@ class Gate:
         """
         try:
             return fn(*args)
+        except zmq.Again:
+            return AGAIN
+        except zmq.ZMQError as exc:
+            raise_translated(exc, self._type)
+        finally:
+            rd = self._rd
+            if rd.waiting:
+                rd.recheck()
+
+    def receive(
+        self,
+        fn: Callable[[zmq.Socket[Any], int, bool, bool], T],
+        flags: int,
+        copy: bool,
+        track: bool,
+    ) -> T | Literal[Again.AGAIN]:
+        """:meth:`now` for ``fn(sock, flags, copy, track)``: one frame, or a whole message.
+
+        Raises:
+            trio.ClosedResourceError: the socket or its context is gone.
+            zmq.ZMQError: any other error of libzmq's (see ``_errors.translate``).
+        """
+        try:
+            return fn(self._sock, flags, copy, track)
+        except zmq.Again:
+            return AGAIN
+        except zmq.ZMQError as exc:
+            raise_translated(exc, self._type)
+        finally:
+            rd = self._rd
+            if rd.waiting:
+                rd.recheck()
+
+    def send(self, data: Any, flags: int, copy: bool, track: bool) -> Any:
+        """:meth:`now` for pyzmq's ``send(data, flags, copy, track)`` of one frame.
+
+        Returns ``None``, a ``zmq.MessageTracker`` when tracking, or :data:`AGAIN`.
+
+        Raises:
+            trio.ClosedResourceError: the socket or its context is gone.
+            zmq.ZMQError: any other error of libzmq's (see ``_errors.translate``).
+            TypeError, ValueError, BufferError: *data* is not a frame pyzmq can send.
+        """
+        try:
+            return _send(self._sock, data, flags, copy, track)
         except zmq.Again:
             return AGAIN
         except zmq.ZMQError as exc:

@@ -96,7 +96,6 @@ _NOBLOCK = int(zmq.NOBLOCK)
 _SNDMORE = int(zmq.SNDMORE)
 _POLLIN = int(zmq.POLLIN)
 _POLLOUT = int(zmq.POLLOUT)
-_RCVMORE = int(zmq.RCVMORE)
 _EVENTS = int(zmq.EVENTS)
 _RCVTIMEO = int(zmq.RCVTIMEO)
 _SNDTIMEO = int(zmq.SNDTIMEO)
@@ -153,15 +152,23 @@ def _recv_parts(sock: zmq.Socket[Any], once: int, copy: bool, track: bool) -> li
     """Receive a whole message at once, or raise ``zmq.Again`` having taken none.
 
     libzmq queues a message only once all of it has arrived, so after the
-    first frame the rest are there.
+    first frame the rest are there. Each frame is received as a
+    ``zmq.Frame``, whose ``more`` says whether another follows: asking the
+    socket (``RCVMORE``) instead costs more than the receive itself, in
+    pyzmq's lookup of the option (``docs/performance-log.md``). With *copy*,
+    each frame's bytes are copied out once, as pyzmq's copying receive does
+    (which tracks nothing).
     """
-    parts = [_recv(sock, once, copy, track)]
-    if copy:
-        while _get(sock, _RCVMORE):
-            parts.append(_recv(sock, _NOBLOCK, copy, track))
-    else:
-        while parts[-1].more:
-            parts.append(_recv(sock, _NOBLOCK, copy, track))
+    if not copy:
+        frames = [_recv(sock, once, False, track)]
+        while frames[-1].more:
+            frames.append(_recv(sock, _NOBLOCK, False, track))
+        return frames
+    frame = _recv(sock, once, False, False)
+    parts = [frame.bytes]
+    while frame.more:
+        frame = _recv(sock, _NOBLOCK, False, False)
+        parts.append(frame.bytes)
     return parts
 
 
@@ -272,7 +279,7 @@ class Socket:
         self._rcvtimeo = int(sock.get(zmq.RCVTIMEO))
         self._sndtimeo = int(sock.get(zmq.SNDTIMEO))
         self._rd = Readiness(functools.partial(_get, sock), sock.FD)
-        self._gate = Gate(self._rd, self._type)
+        self._gate = Gate(sock, self._rd, self._type)
 
         def send(data: Any, flags: int, copy: bool, track: bool) -> Any:
             return _send(sock, data, flags, copy, track)
@@ -740,7 +747,7 @@ class Socket:
             result = await self._send_frames((data,), flags, copy, track, False)
         else:
             try:
-                result = self._gate.now(_send, self._sock, data, once, copy, track)
+                result = self._gate.send(data, once, copy, track)
             except (TypeError, ValueError, BufferError) as exc:
                 raise (frame_error(data, "send") or exc) from None
             if result is AGAIN:
@@ -914,7 +921,7 @@ class Socket:
             raise flags_error(flags, "recv") from None
         sock = self._sock
         tried = not self._slept & _POLLIN  # else EVENTS first (see _retry)
-        now = self._gate.now(_recv, sock, once, copy, track) if tried else AGAIN
+        now = self._gate.receive(_recv, once, copy, track) if tried else AGAIN
         result: bytes | zmq.Frame = (
             await self._retry(_POLLIN, flags, tried, None, _recv, sock, once, copy, track)
             if now is AGAIN
@@ -949,7 +956,7 @@ class Socket:
         once = check_flags(flags, "recv_multipart")
         sock = self._sock
         tried = not self._slept & _POLLIN  # else EVENTS first (see _retry)
-        now = self._gate.now(_recv_parts, sock, once, copy, track) if tried else AGAIN
+        now = self._gate.receive(_recv_parts, once, copy, track) if tried else AGAIN
         result = (
             await self._retry(_POLLIN, flags, tried, None, _recv_parts, sock, once, copy, track)
             if now is AGAIN
@@ -1010,7 +1017,7 @@ class Socket:
             self._turn.check()
             raise trio.WouldBlock  # an open message's turn needs a task; use send()
         try:
-            result = self._gate.now(_send, self._sock, data, once, copy, False)
+            result = self._gate.send(data, once, copy, False)
         except (TypeError, ValueError, BufferError) as exc:
             raise (frame_error(data, "send_nowait") or exc) from None
         if result is AGAIN:
@@ -1036,7 +1043,7 @@ class Socket:
         """Receive one frame now or raise ``trio.WouldBlock``; never a checkpoint."""
         self._check_usable()
         once = check_flags(flags, "recv_nowait")
-        data: bytes | Literal[Again.AGAIN] = self._gate.now(_recv, self._sock, once, True, False)
+        data: bytes | Literal[Again.AGAIN] = self._gate.receive(_recv, once, True, False)
         if data is AGAIN:
             raise trio.WouldBlock
         return data
@@ -1045,8 +1052,8 @@ class Socket:
         """Receive a whole message now or raise ``trio.WouldBlock``; never a checkpoint."""
         self._check_usable()
         once = check_flags(flags, "recv_multipart_nowait")
-        parts: list[bytes] | Literal[Again.AGAIN] = self._gate.now(
-            _recv_parts, self._sock, once, True, False
+        parts: list[bytes] | Literal[Again.AGAIN] = self._gate.receive(
+            _recv_parts, once, True, False
         )
         if parts is AGAIN:
             raise trio.WouldBlock
