@@ -57,6 +57,19 @@ class FloorSocket:
                 await trio.lowlevel.checkpoint()
             return msg
 
+    async def recv_multipart(self) -> list[bytes]:
+        """A whole message, as a channel of messages carries it (see :func:`open_pump`)."""
+        while True:
+            try:
+                msg: list[bytes] = self.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                await self._wait(zmq.POLLIN)
+                continue
+            self.calls += 1
+            if self.calls % 64 == 0:
+                await trio.lowlevel.checkpoint()
+            return msg
+
     async def _wait(self, event: int) -> None:
         # The FD is edge-triggered: it fires when EVENTS changes, and reading
         # EVENTS re-arms it. So: look first, and wait only if it is not there.
@@ -67,13 +80,17 @@ class FloorSocket:
 @asynccontextmanager
 async def open_pump(
     sock: FloorSocket, size: int
-) -> AsyncIterator[trio.MemoryReceiveChannel[bytes]]:
-    """A task that moves every message *sock* receives into a memory channel of *size*."""
-    send_channel, receive_channel = trio.open_memory_channel[bytes](size)
+) -> AsyncIterator[trio.MemoryReceiveChannel[list[bytes]]]:
+    """A task that moves every message *sock* receives into a memory channel of *size*.
+
+    Whole messages, each a list of frames, as ``trio_zmq.open_channels``
+    moves them, received with pyzmq's ``recv_multipart``.
+    """
+    send_channel, receive_channel = trio.open_memory_channel[list[bytes]](size)
 
     async def pump() -> None:
         while True:
-            msg = await sock.recv()
+            msg = await sock.recv_multipart()
             try:
                 send_channel.send_nowait(msg)  # no schedule point while there is room
             except trio.WouldBlock:
