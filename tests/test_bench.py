@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +87,44 @@ def test_plot_without_matplotlib_says_what_to_install_before_measuring(
     with pytest.raises(SystemExit, match=r"pip install 'trio-zmq\[bench\]'"):
         main(["--quick", "--plot", str(tmp_path / "chart.svg")])
     assert measured == []
+
+
+_THREADS_OF_A_PINNED_WORKER = """
+import json, os, sys
+import zmq
+from trio_zmq._bench.workers import _pin
+_pin(0, batch=sys.argv[1] == "batch")
+ctx = zmq.Context()
+sock = ctx.socket(zmq.PUSH)  # libzmq starts its threads with the first socket
+tids = [int(t) for t in os.listdir("/proc/self/task")]
+print(json.dumps({
+    "threads": len(tids),
+    "policies": sorted({os.sched_getscheduler(t) for t in tids}),
+    "cores": sorted({c for t in tids for c in os.sched_getaffinity(t)}),
+}))
+sock.close()
+ctx.term()
+"""
+
+
+@pytest.mark.skipif(
+    not (hasattr(os, "SCHED_BATCH") and Path("/proc/self/task").is_dir()),
+    reason="Linux's scheduling policies",
+)
+@pytest.mark.parametrize("batch", [True, False])
+def test_a_pinned_worker_places_libzmqs_threads_with_it(batch: bool) -> None:
+    """The page's account of the 64 KiB rounds rests on this: libzmq's I/O
+    thread, started after the worker pins itself, shares its core and its policy."""
+    out = subprocess.run(
+        [sys.executable, "-c", _THREADS_OF_A_PINNED_WORKER, "batch" if batch else "default"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    seen = json.loads(out)
+    assert seen["threads"] >= 3  # Python's, libzmq's I/O thread and its reaper
+    assert seen["policies"] == [os.SCHED_BATCH if batch else os.sched_getscheduler(0)]
+    allowed = os.sched_getaffinity(0)
+    if (os.cpu_count() or 1) > 1 and len(allowed) > 1 and 0 in allowed:
+        assert seen["cores"] == [0]
