@@ -99,6 +99,7 @@ sock = ctx.socket(zmq.PUSH)  # libzmq starts its threads with the first socket
 tids = [int(t) for t in os.listdir("/proc/self/task")]
 print(json.dumps({
     "threads": len(tids),
+    "main": os.sched_getscheduler(0),
     "policies": sorted({os.sched_getscheduler(t) for t in tids}),
     "cores": sorted({c for t in tids for c in os.sched_getaffinity(t)}),
 }))
@@ -124,6 +125,8 @@ def test_a_pinned_worker_places_libzmqs_threads_with_it(batch: bool) -> None:
     ).stdout
     seen = json.loads(out)
     assert seen["threads"] >= 3  # Python's, libzmq's I/O thread and its reaper
+    if batch and seen["main"] != os.SCHED_BATCH:
+        pytest.skip("this machine refuses SCHED_BATCH (the worker carries on without it)")
     assert seen["policies"] == [os.SCHED_BATCH if batch else os.sched_getscheduler(0)]
     allowed = os.sched_getaffinity(0)
     if (os.cpu_count() or 1) > 1 and len(allowed) > 1 and 0 in allowed:
