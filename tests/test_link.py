@@ -12,6 +12,9 @@ wide margins.
 from __future__ import annotations
 
 import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import pytest
 import trio
@@ -43,6 +46,40 @@ async def _round_trip(client: trio_zmq.Socket, server: trio_zmq.Socket, body: by
     assert received == body
     await server.send_multipart([identity, body + b" back"])
     assert await client.recv() == body + b" back"
+
+
+@dataclass(frozen=True)
+class _WatchedEnds:
+    """A bound ROUTER and a DEALER to connect, each with its monitor."""
+
+    server: trio_zmq.Socket
+    client: trio_zmq.Socket
+    server_events: trio_zmq.MonitorEvents
+    client_events: trio_zmq.MonitorEvents
+    target: str  # the server's endpoint, for the link to relay to
+
+    async def connect_through(self, link: Link) -> None:
+        """Connect the client through *link*; return once both ends have shaken hands."""
+        self.client.connect(link.endpoint)
+        await _round_trip(self.client, self.server, b"hello")
+        await _until(self.server_events, zmq.Event.HANDSHAKE_SUCCEEDED)
+        await _until(self.client_events, zmq.Event.HANDSHAKE_SUCCEEDED)
+
+    async def both_disconnected(self) -> None:
+        await _until(self.server_events, zmq.Event.DISCONNECTED)
+        await _until(self.client_events, zmq.Event.DISCONNECTED)
+
+
+@asynccontextmanager
+async def _watched_ends(ctx: trio_zmq.Context) -> AsyncIterator[_WatchedEnds]:
+    server = ctx.socket(zmq.ROUTER)
+    client = ctx.socket(zmq.DEALER)
+    async with (
+        trio_zmq.open_monitor(server) as server_events,
+        trio_zmq.open_monitor(client) as client_events,
+    ):
+        target = server.bind("tcp://127.0.0.1:*")
+        yield _WatchedEnds(server, client, server_events, client_events, target)
 
 
 async def _timed_req_rep(req: trio_zmq.Socket, rep: trio_zmq.Socket) -> float:
@@ -200,23 +237,12 @@ async def test_a_cut_in_the_middle_of_a_large_message_never_delivers_a_fragment(
 async def test_a_cut_resets_the_connections_at_once_on_both_sides(
     zmq_context: trio_zmq.Context,
 ) -> None:
-    server = zmq_context.socket(zmq.ROUTER)
-    client = zmq_context.socket(zmq.DEALER)
-    async with (
-        trio_zmq.open_monitor(server) as server_events,
-        trio_zmq.open_monitor(client) as client_events,
-    ):
-        target = server.bind("tcp://127.0.0.1:*")
-        async with open_link(target) as link:
-            client.connect(link.endpoint)
-            await _round_trip(client, server, b"hello")
-            await _until(server_events, zmq.Event.HANDSHAKE_SUCCEEDED)
-            await _until(client_events, zmq.Event.HANDSHAKE_SUCCEEDED)
-            link.cut()
-            assert link.statistics().connections_open == 0
-            await _until(server_events, zmq.Event.DISCONNECTED)
-            await _until(client_events, zmq.Event.DISCONNECTED)
-            await _round_trip(client, server, b"again")  # through a new connection
+    async with _watched_ends(zmq_context) as ends, open_link(ends.target) as link:
+        await ends.connect_through(link)
+        link.cut()
+        assert link.statistics().connections_open == 0
+        await ends.both_disconnected()
+        await _round_trip(ends.client, ends.server, b"again")  # through a new connection
 
 
 # ----------------------------------------------------------------------
@@ -306,27 +332,17 @@ async def test_curve_works_through_a_link(zmq_context: trio_zmq.Context) -> None
 async def test_leaving_the_block_closes_every_connection_and_ends_every_relay_task(
     zmq_context: trio_zmq.Context,
 ) -> None:
-    server = zmq_context.socket(zmq.ROUTER)
-    client = zmq_context.socket(zmq.DEALER)
-    async with (
-        trio_zmq.open_monitor(server) as server_events,
-        trio_zmq.open_monitor(client) as client_events,
-    ):
-        target = server.bind("tcp://127.0.0.1:*")
+    async with _watched_ends(zmq_context) as ends:
         with trio.CancelScope() as leaving:
-            async with open_link(target) as link:
-                client.connect(link.endpoint)
-                await _round_trip(client, server, b"hello")
-                await _until(server_events, zmq.Event.HANDSHAKE_SUCCEEDED)
-                await _until(client_events, zmq.Event.HANDSHAKE_SUCCEEDED)
+            async with open_link(ends.target) as link:
+                await ends.connect_through(link)
                 assert link.statistics().connections_open == 1
                 assert len(_relay_tasks()) >= 5  # listener, handler, two readers, two writers
                 leaving.deadline = trio.current_time() + 5  # leaving needs no waiting
         assert not leaving.cancelled_caught
         assert _relay_tasks() == []
         assert link.statistics().connections_open == 0
-        await _until(server_events, zmq.Event.DISCONNECTED)
-        await _until(client_events, zmq.Event.DISCONNECTED)
+        await ends.both_disconnected()
         with pytest.raises(OSError):  # the listener is closed too
             await trio.open_tcp_stream("127.0.0.1", _port(link.endpoint))
 
